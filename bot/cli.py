@@ -1,0 +1,112 @@
+"""The `budget-bot` command line: check the account, run the bot, run the local sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from bot.settings import ConfigError, Settings, load_settings
+from core.errors import PropellerAdsError
+
+app = typer.Typer(
+    name="budget-bot",
+    help="Watches a PropellerAds account's money and talks about it in Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExitCode:
+    API = 1
+    CONFIG = 2
+    UNEXPECTED = 70
+
+
+def one_line_errors(fn: F) -> F:
+    """Every failure leaves as one line on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(f"configuration: {exc}", ExitCode.CONFIG)
+        except PropellerAdsError as exc:
+            _fail(str(exc), ExitCode.API)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the last guard: name it, keep the traceback out of the terminal
+            logging.getLogger("budget_bot").debug("unexpected failure", exc_info=True)
+            _fail(f"unexpected {type(exc).__name__}: {exc}", ExitCode.UNEXPECTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"budget-bot: error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL at INFO; keep the terminal for what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.callback()
+def root() -> None:
+    """Watches a PropellerAds account's money and talks about it in Slack."""
+
+
+@app.command()
+@one_line_errors
+def check(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each step."),
+) -> None:
+    """Read the account once and print its budget health."""
+    _setup_logging(verbose) if verbose else logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    settings = load_settings()
+    report = asyncio.run(_check(settings))
+    from bot.report_text import print_report, report_json
+
+    if as_json:
+        typer.echo(json.dumps(report_json(report), indent=2, ensure_ascii=False))
+    else:
+        print_report(report, Console())
+
+
+async def _check(settings: Settings):  # noqa: ANN202 - HealthReport, imported lazily
+    from bot.wiring import make_client
+    from core.health import analyze
+    from core.snapshot import read_snapshot
+
+    async with make_client(settings) as api:
+        snapshot = await read_snapshot(
+            api, today=datetime.now(timezone.utc).date(), window_days=settings.health.window_days
+        )
+    return analyze(snapshot, settings.health)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Settings from the environment and an optional TOML file, with one-line errors for what is wrong."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core.health import HealthThresholds
+from core.policy import Guardrails, Rule
+from core.propellerads import LIVE_BASE_URL
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///budget-bot.db"
+SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line that names it."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """Everything the bot is told. Environment variables win over the TOML file at BUDGET_BOT_CONFIG."""
+
+    model_config = SettingsConfigDict(env_prefix="BUDGET_BOT_", extra="ignore", populate_by_name=True)
+
+    propellerads_api_token: SecretStr = Field(validation_alias=_env("PROPELLERADS_API_TOKEN"))
+    propellerads_base_url: str = Field(LIVE_BASE_URL, validation_alias=_env("PROPELLERADS_BASE_URL"))
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field(SLACK_API_URL, validation_alias=_env("SLACK_API_URL"))
+
+    channel: str | None = None
+    """Where summaries, alerts and proposals go."""
+    alert_channel: str | None = None
+    approval_channel: str | None = None
+    approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    timezone: str = "UTC"
+    database_url: str = DEFAULT_DATABASE_URL
+    summary_time: time = time(9, 0)
+    check_interval_minutes: int = Field(15, ge=1, le=1440)
+    proposal_ttl_hours: int = Field(24, ge=1, le=24 * 14)
+    api_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    rate_limit_max_wait_seconds: float = Field(90.0, ge=0, le=3600)
+    """The longest the bot waits for a PropellerAds rate-limit window to reset before giving up."""
+    snapshot_ttl_seconds: int = Field(60, ge=0, le=3600)
+    """How long a read of the account is reused by /budget status before asking the API again."""
+
+    health: HealthThresholds = Field(default_factory=HealthThresholds)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in re.split(r"[\s,]+", value) if part]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        config = os.environ.get("BUDGET_BOT_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def alerts_to(self) -> str | None:
+        return self.alert_channel or self.channel
+
+    @property
+    def proposals_to(self) -> str | None:
+        return self.approval_channel or self.channel
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so logs and messages can be checked against them."""
+        values = [self.propellerads_api_token, self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def require_slack(self, *, socket_mode: bool = False) -> None:
+        """Checks what running in Slack needs, naming the first thing missing."""
+        needed = {"SLACK_BOT_TOKEN": self.slack_bot_token, "BUDGET_BOT_CHANNEL": self.channel}
+        if socket_mode:
+            needed["SLACK_APP_TOKEN"] = self.slack_app_token
+        else:
+            needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
+        for name, value in needed.items():
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise ConfigError(f"{name} is not set")
+        token = self.slack_bot_token.get_secret_value() if self.slack_bot_token else ""
+        if not token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if socket_mode and self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+
+
+_ENV_NAMES = {
+    "propellerads_api_token": "PROPELLERADS_API_TOKEN",
+    "propellerads_base_url": "PROPELLERADS_BASE_URL",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Reads the settings, turning any problem into a one-line ConfigError naming the setting."""
+    config = os.environ.get("BUDGET_BOT_CONFIG")
+    if config and not Path(config).is_file():
+        raise ConfigError(f"BUDGET_BOT_CONFIG names {config}, which is not a readable file")
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except ValueError as exc:  # a TOML syntax error arrives as a plain ValueError subclass
+        raise ConfigError(f"cannot read {config}: {exc}") from None
+    if not settings.propellerads_api_token.get_secret_value().strip():
+        raise ConfigError("PROPELLERADS_API_TOKEN is not set")
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [str(p) for p in error.get("loc", ())]
+    head = loc[0] if loc else ""
+    name = _ENV_NAMES.get(head.lower()) or ("BUDGET_BOT_" + head.upper() if head else "a setting")
+    where = name + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
+    if error.get("type") == "missing":
+        return f"{where} is not set" if len(loc) == 1 else f"{where} is missing in the configuration file"
+    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}"

@@ -1,0 +1,204 @@
+"""The adjustment policy: performance rules propose daily budget changes, guardrails trim or forbid them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import Enum
+
+from pydantic import BaseModel, Field, model_validator
+
+from core.health import CampaignPerformance
+from core.money import Money, cents, fmt_money
+
+
+class Rule(BaseModel):
+    """A performance rule from the `[[rules]]` tables of the configuration file."""
+
+    name: str = Field(min_length=1)
+    campaign_ids: list[int] = Field(default_factory=list)
+    """Empty: every working campaign."""
+    window_days: int = Field(7, ge=1, le=31)
+    target_cpa: Money = Field(gt=0)
+    min_conversions: int = Field(3, ge=0)
+    tolerance: Decimal = Field(Decimal("0.2"), ge=0, lt=1)
+    step_percent: Decimal = Field(Decimal("20"), gt=0, le=100)
+    capped_share: Decimal = Field(Decimal("0.8"), gt=0, le=1)
+    """Average daily spend at or above this share of the daily budget counts as budget-capped."""
+
+    def covers(self, campaign_id: int) -> bool:
+        return not self.campaign_ids or campaign_id in self.campaign_ids
+
+
+class Guardrails(BaseModel):
+    """Limits no proposal may cross, whatever a rule says."""
+
+    min_daily_budget: Money = Field(Decimal("10"), gt=0)
+    max_daily_budget: Money = Field(Decimal("10000"), gt=0)
+    max_change_percent: Decimal = Field(Decimal("50"), gt=0, le=100)
+    max_daily_increase: Money = Field(Decimal("1000"), ge=0)
+    """The most all increases together may add to the account's daily budgets in one day."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Guardrails":
+        if self.min_daily_budget > self.max_daily_budget:
+            raise ValueError("min_daily_budget is above max_daily_budget")
+        return self
+
+
+class Direction(str, Enum):
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The numbers behind a proposal, shown to the person who decides."""
+
+    window_days: int
+    spent: Decimal
+    conversions: int
+    cpa: Decimal | None
+    target_cpa: Decimal
+    budget_use: Decimal | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a rule proposes for one campaign, before or after the guardrails."""
+
+    campaign_id: int
+    campaign_name: str
+    rule: str
+    direction: Direction
+    from_amount: Decimal
+    to_amount: Decimal
+    reason: str
+    evidence: Evidence
+    notes: tuple[str, ...] = field(default=())
+    """Guardrails that trimmed the amount, in words."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    campaign_id: int
+    rule: str
+    reason: str
+
+
+def rule_for(rules: list[Rule], campaign_id: int) -> Rule | None:
+    """A rule naming the campaign wins over a catch-all; otherwise the first in the file."""
+    named = [r for r in rules if r.campaign_ids and campaign_id in r.campaign_ids]
+    if named:
+        return named[0]
+    return next((r for r in rules if not r.campaign_ids), None)
+
+
+def evaluate(rule: Rule, perf: CampaignPerformance) -> Candidate | None:
+    """The rule's verdict on one campaign's window, or None when it should stay as it is."""
+    budget = perf.daily_budget
+    if budget is None or budget <= 0:
+        return None  # without a daily limit there is nothing to adjust
+    cpa = perf.cpa if perf.conversions else None
+    use = perf.budget_use
+    evidence = Evidence(perf.window_days, perf.spent, perf.conversions, cpa, rule.target_cpa, use)
+    step = rule.step_percent / 100
+    low = rule.target_cpa * (1 - rule.tolerance)
+    high = rule.target_cpa * (1 + rule.tolerance)
+
+    direction: Direction | None = None
+    if (
+        cpa is not None
+        and perf.conversions >= rule.min_conversions
+        and cpa <= low
+        and use is not None
+        and use >= rule.capped_share
+    ):
+        direction = Direction.INCREASE
+        reason = (
+            f"CPA {fmt_money(cpa)} beats the {fmt_money(rule.target_cpa)} target with "
+            f"{perf.conversions} conversions, and it spends {_pct(use)} of its daily budget."
+        )
+    elif cpa is not None and cpa >= high:
+        direction = Direction.DECREASE
+        reason = f"CPA {fmt_money(cpa)} misses the {fmt_money(rule.target_cpa)} target by {_pct(cpa / rule.target_cpa - 1)}."
+    elif perf.conversions == 0 and perf.spent >= 2 * rule.target_cpa:
+        direction = Direction.DECREASE
+        reason = f"Spent {fmt_money(perf.spent)} in {perf.window_days} days without a conversion."
+    if direction is None:
+        return None
+    factor = 1 + step if direction is Direction.INCREASE else 1 - step
+    return Candidate(
+        campaign_id=perf.id,
+        campaign_name=perf.name,
+        rule=rule.name,
+        direction=direction,
+        from_amount=cents(budget),
+        to_amount=cents(budget * factor),
+        reason=reason,
+        evidence=evidence,
+    )
+
+
+@dataclass
+class GuardrailBudget:
+    """What is left to spend on increases in one pass over the account."""
+
+    balance: Decimal
+    total_daily_budget: Decimal
+    increased_today: Decimal
+    low_balance_days: Decimal
+
+
+def apply_guardrails(candidate: Candidate, g: Guardrails, budget: GuardrailBudget) -> Candidate | Refusal:
+    """Trims the candidate to the guardrails, or refuses it. Updates `budget` for an accepted increase."""
+    start = candidate.from_amount
+    target = candidate.to_amount
+    notes: list[str] = []
+
+    max_step = cents(start * g.max_change_percent / 100)
+    if abs(target - start) > max_step:
+        target = start + max_step if target > start else start - max_step
+        notes.append(f"trimmed to the {g.max_change_percent}% largest step")
+    if target > g.max_daily_budget:
+        target = g.max_daily_budget
+        notes.append(f"capped at the {fmt_money(g.max_daily_budget)} maximum daily budget")
+    if target < g.min_daily_budget:
+        target = g.min_daily_budget
+        notes.append(f"raised to the {fmt_money(g.min_daily_budget)} minimum daily budget")
+
+    if target > start:
+        room_today = g.max_daily_increase - budget.increased_today
+        if target - start > room_today:
+            if room_today <= 0:
+                return _refuse(candidate, f"the {fmt_money(g.max_daily_increase)} daily cap on increases is used up")
+            target = start + cents(room_today)
+            notes.append(f"trimmed to the {fmt_money(room_today)} left of today's increase cap")
+        # An increase may not bring the balance's coverage of daily budgets under the low-balance line.
+        affordable = cents(budget.balance / budget.low_balance_days - budget.total_daily_budget)
+        if target - start > affordable:
+            if affordable < Decimal("0.01"):
+                return _refuse(
+                    candidate,
+                    f"any increase would leave the balance covering under {budget.low_balance_days} days of budget",
+                )
+            target = start + affordable
+            notes.append(f"trimmed to keep {budget.low_balance_days} days of budget covered by the balance")
+
+    target = cents(target)
+    if target == start or (target > start) != (candidate.to_amount > start):
+        return _refuse(candidate, "the guardrails leave no change to make")
+    if target > start:
+        budget.increased_today += target - start
+        budget.total_daily_budget += target - start
+    else:
+        budget.total_daily_budget -= start - target
+    return replace(candidate, to_amount=target, notes=tuple(notes))
+
+
+def _refuse(candidate: Candidate, reason: str) -> Refusal:
+    return Refusal(candidate.campaign_id, candidate.rule, reason)
+
+
+def _pct(share: Decimal) -> str:
+    return f"{(share * 100).quantize(Decimal('1'))}%"

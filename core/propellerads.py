@@ -1,0 +1,363 @@
+"""Async client of the PropellerAds SSP API v5: typed answers, typed errors, rate limits respected."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+import pydantic
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from core.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    PropellerAdsError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    ValidationError,
+    flatten_fields,
+)
+from core.models import Campaign, CampaignPage, StatisticsPage, StatisticsRow
+from core.money import cents, to_decimal
+
+log = logging.getLogger(__name__)
+
+LIVE_BASE_URL = "https://ssp-api.propellerads.com/v5"
+STATS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# The API refuses `tz` on ranges longer than a week (recorded: 7-day span accepted, 30 refused).
+MAX_TZ_SPAN_DAYS = 7
+# Long campaign filters go in a POST body rather than an overlong query string.
+MAX_QUERY_CAMPAIGN_IDS = 50
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+@dataclass
+class RateLimit:
+    limit: int | None
+    remaining: int | None
+    reset_at: float | None
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    timeout: float = 15.0
+    attempts: int = 4
+    """How many times one call is tried in all (first try included) on 5xx, network faults and 429."""
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    max_rate_limit_wait: float = 90.0
+    """The longest wait for a rate-limit window to reset; a later reset fails at once."""
+
+
+class PropellerAdsClient:
+    """One account's view of PropellerAds. Use as `async with PropellerAdsClient(token) as api:`."""
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str = LIVE_BASE_URL,
+        *,
+        options: ClientOptions | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not token:
+            raise ValueError("a PropellerAds API token is required")
+        self.options = options or ClientOptions()
+        self._sleep = sleep
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(self.options.timeout),
+            transport=transport,
+        )
+        self.calls: Counter[str] = Counter()
+        """Requests sent, by endpoint ("GET /adv/balance"), retries included."""
+        self.rate_limits: dict[str, RateLimit] = {}
+
+    async def __aenter__(self) -> "PropellerAdsClient":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def balance(self) -> Decimal:
+        body = await self._request("GET", "adv/balance")
+        try:
+            return to_decimal(body)
+        except ValueError:
+            raise MalformedResponseError("GET /adv/balance", f"expected an amount, got {_clip(body)}") from None
+
+    async def campaigns(
+        self,
+        *,
+        statuses: Iterable[int] | None = None,
+        archived: bool | None = None,
+        page_size: int = 100,
+    ) -> list[Campaign]:
+        """Every campaign, page after page (the API ignores limit/offset)."""
+        params: dict[str, Any] = {"page_size": page_size}
+        if statuses:
+            params["status[]"] = list(statuses)
+        if archived is not None:
+            params["is_archived"] = int(archived)
+        found: list[Campaign] = []
+        page = 1
+        while True:
+            body = await self._request("GET", "adv/campaigns", params={**params, "page": page})
+            result = self._parse(CampaignPage, body, "GET /adv/campaigns")
+            found.extend(result.result)
+            if page >= result.meta.total_pages or not result.result:
+                return found
+            page += 1
+
+    async def campaign(self, campaign_id: int) -> Campaign:
+        body = await self._request("GET", f"adv/campaigns/{int(campaign_id)}")
+        return self._parse(Campaign, body, f"GET /adv/campaigns/{campaign_id}")
+
+    async def statistics(
+        self,
+        day_from: date,
+        day_to: date,
+        *,
+        group_by: Iterable[str] = ("campaign_id",),
+        campaign_ids: Iterable[int] | None = None,
+        tz: str = "+0000",
+    ) -> list[StatisticsRow]:
+        """Statistics rows for whole days day_from..day_to, every page, in one grouped query."""
+        ids = sorted({int(i) for i in campaign_ids}) if campaign_ids is not None else []
+        query: dict[str, Any] = {
+            "day_from": datetime.combine(day_from, dtime.min).strftime(STATS_TIME_FORMAT),
+            "day_to": datetime.combine(day_to, dtime(23, 59, 59)).strftime(STATS_TIME_FORMAT),
+            "group_by[]": list(group_by),
+        }
+        if (day_to - day_from).days <= MAX_TZ_SPAN_DAYS:
+            query["tz"] = tz
+        if ids:
+            query["campaign_id[]"] = ids
+        use_post = len(ids) > MAX_QUERY_CAMPAIGN_IDS
+        rows: list[StatisticsRow] = []
+        page = 1
+        while True:
+            if use_post:
+                json_body = {k.removesuffix("[]"): v for k, v in query.items()} | {"page": page}
+                body = await self._request("POST", "adv/statistics", json=json_body, key="statistics")
+            else:
+                body = await self._request("GET", "adv/statistics", params={**query, "page": page})
+            result = self._parse(StatisticsPage, body, "GET /adv/statistics")
+            rows.extend(result.items)
+            if page >= result.total_pages or not result.items:
+                return rows
+            page += 1
+
+    # --- writes --------------------------------------------------------------------------
+
+    async def set_daily_budget(self, campaign_id: int, amount: Decimal | None) -> None:
+        """Sets a campaign's daily budget (None removes the limit). Rounded to cents."""
+        value = None if amount is None else float(cents(amount))
+        await self._request(
+            "PATCH", f"adv/campaigns/{int(campaign_id)}", json={"limit_daily_amount": value}, key="patch"
+        )
+
+    async def start_campaigns(self, campaign_ids: Iterable[int]) -> None:
+        await self._request("PUT", "adv/campaigns/play", json={"campaign_ids": [int(i) for i in campaign_ids]})
+
+    async def stop_campaigns(self, campaign_ids: Iterable[int]) -> None:
+        await self._request("PUT", "adv/campaigns/stop", json={"campaign_ids": [int(i) for i in campaign_ids]})
+
+    # --- the one place requests are sent ---------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        key: str | None = None,
+    ) -> Any:
+        endpoint = f"{method} /{_route(path)}"
+        limit_key = key or _template(path)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.options.attempts),
+            retry=retry_if_exception(self._is_retryable),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._respect_known_limit(limit_key)
+                return await self._send_once(method, path, endpoint, limit_key, params=params, json=json)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _send_once(
+        self, method: str, path: str, endpoint: str, limit_key: str, *, params: Any, json: Any
+    ) -> Any:
+        self.calls[f"{method} /{_template(path)}"] += 1
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException:
+            raise TransportError(endpoint, f"no answer within {self.options.timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise TransportError(endpoint, _describe_transport(exc)) from None
+        self._remember_limit(limit_key, response)
+        if response.status_code < 300:
+            try:
+                return response.json()
+            except ValueError:
+                raise MalformedResponseError(
+                    endpoint, f"the body is not JSON: {_clip(response.text)}", status=response.status_code
+                ) from None
+        raise self._error_for(endpoint, limit_key, response)
+
+    def _error_for(self, endpoint: str, limit_key: str, response: httpx.Response) -> PropellerAdsError:
+        status = response.status_code
+        body = _json_or_text(response)
+        if status == 429:
+            known = self.rate_limits.get(limit_key)
+            message = body if isinstance(body, str) and body else "You exceeded the rate limit"
+            return RateLimitedError(endpoint, _clip(message), reset_at=known.reset_at if known else None)
+        if status == 400:
+            fields = flatten_fields(body) if isinstance(body, (dict, list)) else {"request": [_clip(str(body))]}
+            return ValidationError(endpoint, fields)
+        detail = _api_words(body) or response.reason_phrase or "no details"
+        if status == 401:
+            return AuthenticationError(endpoint, detail, status=status)
+        if status == 403:
+            return PermissionDeniedError(endpoint, detail, status=status)
+        if status == 404:
+            return NotFoundError(endpoint, detail, status=status)
+        if status >= 500:
+            return ServerError(endpoint, detail, status=status)
+        return PropellerAdsError(endpoint, detail, status=status)
+
+    def _is_retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, (ServerError, TransportError)):
+            return True
+        if isinstance(exc, RateLimitedError):
+            return self._rate_limit_wait(exc) <= self.options.max_rate_limit_wait
+        return False
+
+    def _rate_limit_wait(self, exc: RateLimitedError) -> float:
+        if exc.reset_at is None:
+            return min(60.0, self.options.max_rate_limit_wait)
+        # One second past the reset: the window boundary is inclusive on some servers.
+        return max(0.0, exc.reset_at - self._clock()) + 1.0
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitedError):
+            delay = self._rate_limit_wait(exc)
+            log.info("rate limited on %s; waiting %.0f s for the window to reset", exc.endpoint, delay)
+            return delay
+        backoff = self.options.backoff_initial * (2 ** (state.attempt_number - 1))
+        return min(backoff, self.options.backoff_max)
+
+    async def _respect_known_limit(self, limit_key: str) -> None:
+        """Waits out a window already known to be spent instead of provoking a 429."""
+        known = self.rate_limits.get(limit_key)
+        if not known or known.remaining is None or known.remaining > 0 or known.reset_at is None:
+            return
+        delay = known.reset_at - self._clock() + 1.0
+        if 0 < delay <= self.options.max_rate_limit_wait:
+            log.info("rate limit window of %s spent; waiting %.0f s", limit_key, delay)
+            known.remaining = None
+            await self._sleep(delay)
+
+    def _remember_limit(self, limit_key: str, response: httpx.Response) -> None:
+        if "X-RateLimit-Limit" not in response.headers:
+            return
+        self.rate_limits[limit_key] = RateLimit(
+            limit=_header_int(response, "X-RateLimit-Limit"),
+            remaining=_header_int(response, "X-RateLimit-Remaining"),
+            reset_at=_header_float(response, "X-RateLimit-Reset"),
+        )
+
+    def _parse(self, model: type[M], body: Any, endpoint: str) -> M:
+        try:
+            return model.model_validate(body)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+            raise MalformedResponseError(endpoint, f"unexpected answer at {where}: {first.get('msg')}") from None
+
+
+def _route(path: str) -> str:
+    return path.strip("/").split("?")[0]
+
+
+def _template(path: str) -> str:
+    """"adv/campaigns/123" -> "adv/campaigns/{id}", so call counts group by endpoint."""
+    return "/".join("{id}" if part.isdigit() else part for part in _route(path).split("/"))
+
+
+def _json_or_text(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text.strip()
+
+
+def _api_words(body: Any) -> str:
+    """The API's own message out of its error shapes: {"errors": [...]}, a bare string, a field map."""
+    if isinstance(body, str):
+        return _clip(body)
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            return _clip(" ".join(str(e) for e in errors))
+        if isinstance(body.get("message"), str):
+            return _clip(body["message"])
+        flat = flatten_fields(body)
+        return _clip("; ".join(f"{k}: {' '.join(v)}" for k, v in flat.items()))
+    if isinstance(body, list):
+        return _clip(" ".join(str(e) for e in body))
+    return ""
+
+
+def _describe_transport(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused or host unreachable"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return "the connection was dropped before an answer"
+    return type(exc).__name__
+
+
+def _header_int(response: httpx.Response, name: str) -> int | None:
+    try:
+        return int(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _header_float(response: httpx.Response, name: str) -> float | None:
+    try:
+        return float(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _clip(text: Any, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+

@@ -1,0 +1,41 @@
+"""Reads an account snapshot from PropellerAds: balance, working campaigns, one grouped statistics call."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta, timezone
+
+from core.health import AccountSnapshot
+from core.models import CampaignStatus, sum_by_campaign
+from core.propellerads import PropellerAdsClient
+
+
+def trailing_window(today: date, days: int) -> tuple[date, date]:
+    """The last `days` whole days before today: today itself is still spending."""
+    return today - timedelta(days=days), today - timedelta(days=1)
+
+
+async def read_snapshot(
+    api: PropellerAdsClient, *, today: date, window_days: int = 7, now: datetime | None = None
+) -> AccountSnapshot:
+    """Three kinds of call whatever the account size: balance, the campaign pages, one statistics query."""
+    window_from, window_to = trailing_window(today, window_days)
+    try:
+        async with asyncio.TaskGroup() as group:
+            balance_task = group.create_task(api.balance())
+            campaigns_task = group.create_task(api.campaigns(statuses=[CampaignStatus.WORKING]))
+            rows_task = group.create_task(api.statistics(window_from, window_to, group_by=("campaign_id",)))
+    except BaseExceptionGroup as failed:
+        # The first failure is the one to report; the others were cancelled because of it.
+        raise failed.exceptions[0] from None
+    balance, campaigns, rows = balance_task.result(), campaigns_task.result(), rows_task.result()
+    return AccountSnapshot(
+        balance=balance,
+        # The status filter is a server-side courtesy; the analysis relies only on what it checks.
+        campaigns=[c for c in campaigns if c.is_working],
+        stats=sum_by_campaign(rows),
+        window_from=window_from,
+        window_to=window_to,
+        taken_at=now or datetime.now(timezone.utc),
+        stat_names={r.campaign_id: r.campaign_name for r in rows if r.campaign_id and r.campaign_name},
+    )
