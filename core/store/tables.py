@@ -1,0 +1,148 @@
+"""Table definitions of the store; the Alembic migrations create exactly these."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, MetaData, String, Text, TypeDecorator, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import Index
+
+from core.money import cents
+
+
+class Cents(TypeDecorator[Decimal]):
+    """Money kept as whole cents: exact on SQLite, which has no decimal type, and on PostgreSQL."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
+        return None if value is None else int(cents(Decimal(value)) * 100)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+# The states a proposal passes through; "open" ones block a new proposal for the same campaign.
+PENDING, APPROVED, APPLYING, APPLIED = "pending", "approved", "applying", "applied"
+FAILED, MANUAL_REVIEW, REJECTED, EXPIRED, SUPERSEDED, STALE = (
+    "failed",
+    "needs_manual_review",
+    "rejected",
+    "expired",
+    "superseded",
+    "stale",
+)
+OPEN_STATES = (PENDING, APPROVED, APPLYING)
+IN_FLIGHT_STATES = (APPROVED, APPLYING)
+
+
+class ProposalRow(Base):
+    __tablename__ = "proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    campaign_name: Mapped[str] = mapped_column(String(500))
+    rule: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(16))
+    from_amount: Mapped[Decimal] = mapped_column(Cents)
+    to_amount: Mapped[Decimal] = mapped_column(Cents)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text)
+    """JSON of the numbers behind the proposal."""
+    notes: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of guardrail trims."""
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message_ts: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The outcome in words: the API's message on failure, why it went stale."""
+
+    __table_args__ = (
+        # At most one open proposal per campaign, enforced by the database across replicas.
+        Index(
+            "uq_proposals_open_campaign",
+            "campaign_id",
+            unique=True,
+            sqlite_where=text("state IN ('pending', 'approved', 'applying')"),
+            postgresql_where=text("state IN ('pending', 'approved', 'applying')"),
+        ),
+    )
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    proposal_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    campaign_name: Mapped[str] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(64))
+    """A Slack user ID, or "budget-bot" for what the bot did on its own."""
+    action: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    from_amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    to_amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """What the alert is about: "low_balance", "campaign_at_risk:123", "api_token_refused"."""
+    severity: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    summary: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JobRunRow(Base):
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The fire time the run belongs to, so every replica names it the same way."""
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
