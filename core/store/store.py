@@ -317,7 +317,7 @@ class Store:
                 EXPIRED,
                 now=now,
                 detail="nobody decided within its time to live",
-                audit=_audit_entry(current, now, BOT_ACTOR, "expired", EXPIRED),
+                audit=audit_entry(current, now, BOT_ACTOR, "expired", EXPIRED),
             )
             if done:
                 expired.append(done)
@@ -389,7 +389,10 @@ def _evidence_json(c: Candidate) -> dict[str, Any]:
     }
 
 
-def _audit_entry(p: Proposal | ProposalRow, now: datetime, actor: str, action: str, outcome: str) -> AuditEntry:
+def audit_entry(
+    p: Proposal | ProposalRow, now: datetime, actor: str, action: str, outcome: str, *, detail: str | None = None
+) -> AuditEntry:
+    """The audit entry of something that happened to a proposal."""
     return AuditEntry(
         at=now,
         campaign_id=p.campaign_id,
@@ -401,11 +404,12 @@ def _audit_entry(p: Proposal | ProposalRow, now: datetime, actor: str, action: s
         rule=p.rule,
         from_amount=p.from_amount,
         to_amount=p.to_amount,
+        detail=detail,
     )
 
 
 def _audit_for(row: ProposalRow, now: datetime, actor: str, action: str, outcome: str) -> AuditRow:
-    return _audit_entry(row, now, actor, action, outcome).row()
+    return audit_entry(row, now, actor, action, outcome).row()
 
 
 def _ensure_parent_dir(url: str) -> None:

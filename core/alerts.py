@@ -1,0 +1,123 @@
+"""Channel alerts: which conditions hold now, and what changed since the last check (deduplicated)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+from core.health import HealthReport, RecommendationCode, RiskLevel
+from core.money import fmt_money
+
+LOW_BALANCE = "low_balance"
+LOW_RUNWAY = "low_runway"
+TOKEN_REFUSED = "api_token_refused"
+WRITE_DENIED = "api_write_denied"
+AT_RISK_PREFIX = "campaign_at_risk:"
+
+WARNING, SERIOUS, CRITICAL = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Something that needs attention now; `key` names it across checks, `severity` orders it."""
+
+    key: str
+    severity: int
+    summary: str
+
+
+class ChangeKind(str, Enum):
+    RAISED = "raised"
+    WORSENED = "worsened"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    kind: ChangeKind
+    key: str
+    severity: int
+    summary: str
+
+
+class PreviousAlert:
+    """What the store remembers of an alert; any object with these attributes will do."""
+
+    key: str
+    severity: int
+    active: bool
+    summary: str
+
+
+def conditions_of(report: HealthReport, low_balance_days: Decimal) -> list[Condition]:
+    found: list[Condition] = []
+    if report.has(RecommendationCode.LOW_BALANCE) and report.budget_days is not None:
+        found.append(
+            Condition(
+                LOW_BALANCE,
+                _days_severity(report.budget_days, low_balance_days),
+                f"Balance {fmt_money(report.balance)} covers {report.budget_days} days of the "
+                f"{fmt_money(report.total_daily_budget)} total daily budget.",
+            )
+        )
+    if report.has(RecommendationCode.LOW_RUNWAY) and report.runway_days is not None:
+        found.append(
+            Condition(
+                LOW_RUNWAY,
+                _days_severity(report.runway_days, low_balance_days),
+                f"At the last {report.window_days} days' spend the balance runs out in {report.runway_days} days.",
+            )
+        )
+    for risk in report.campaigns_at_risk:
+        found.append(
+            Condition(
+                f"{AT_RISK_PREFIX}{risk.id}",
+                CRITICAL if risk.risk_level is RiskLevel.CRITICAL else SERIOUS,
+                f"{risk.name} ({risk.id}) has a daily budget of {fmt_money(risk.daily_budget)}, "
+                f"{risk.risk_level.value} risk against the {fmt_money(report.balance)} balance.",
+            )
+        )
+    return found
+
+
+def token_refused(detail: str) -> Condition:
+    return Condition(TOKEN_REFUSED, CRITICAL, f"PropellerAds refused the bot's API token: {detail}")
+
+
+def write_denied(detail: str) -> Condition:
+    return Condition(
+        WRITE_DENIED, SERIOUS, f"Insufficient permissions: PropellerAds refused a budget change ({detail})."
+    )
+
+
+def diff(
+    previous: Mapping[str, PreviousAlert], current: Iterable[Condition], *, judged: Iterable[str] | None = None
+) -> list[AlertChange]:
+    """What to tell the channel: new conditions, worse ones, and cleared ones.
+
+    `judged` limits which previous alerts this check could have seen clear: a check that only
+    learned the token was refused says nothing about the balance. None means all of them.
+    """
+    now = {c.key: c for c in current}
+    changes: list[AlertChange] = []
+    for key, condition in now.items():
+        before = previous.get(key)
+        if before is None or not before.active:
+            changes.append(AlertChange(ChangeKind.RAISED, key, condition.severity, condition.summary))
+        elif condition.severity > before.severity:
+            changes.append(AlertChange(ChangeKind.WORSENED, key, condition.severity, condition.summary))
+    judged_keys = set(previous) if judged is None else set(judged)
+    for key, before in previous.items():
+        if before.active and key not in now and key in judged_keys:
+            changes.append(AlertChange(ChangeKind.RESOLVED, key, before.severity, before.summary))
+    return changes
+
+
+def _days_severity(days: Decimal, threshold: Decimal) -> int:
+    if days < 1:
+        return CRITICAL
+    if days < threshold / 2:
+        return SERIOUS
+    return WARNING

@@ -1,0 +1,361 @@
+"""The service layer the Slack handlers and the scheduler call: health, campaign status, checks, decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+from core import alerts as alert_rules
+from core.alerts import AlertChange, ChangeKind, Condition
+from core.errors import AuthenticationError, PermissionDeniedError, PropellerAdsError
+from core.executor import Decision, Executor, Outcome
+from core.health import AccountSnapshot, CampaignPerformance, HealthReport, HealthThresholds, analyze
+from core.models import Campaign, CampaignStats, sum_by_campaign
+from core.money import cents, fmt_money
+from core.policy import (
+    Candidate,
+    Direction,
+    Evidence,
+    GuardrailBudget,
+    Guardrails,
+    Refusal,
+    Rule,
+    apply_guardrails,
+    evaluate,
+    rule_for,
+)
+from core.propellerads import PropellerAdsClient
+from core.snapshot import read_snapshot, trailing_window
+from core.store import Store
+from core.store.store import Proposal, audit_entry
+from core.store.tables import PENDING
+
+log = logging.getLogger(__name__)
+
+MAX_PICK_LIST = 10
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    thresholds: HealthThresholds = field(default_factory=HealthThresholds)
+    guardrails: Guardrails = field(default_factory=Guardrails)
+    rules: tuple[Rule, ...] = ()
+    approvers: frozenset[str] = frozenset()
+    proposal_ttl: timedelta = timedelta(hours=24)
+    snapshot_ttl: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class CampaignStatusReport:
+    """One campaign now: its state, limit, spend by period, conversions, CPA and today's pacing."""
+
+    campaign: Campaign
+    today: CampaignStats
+    yesterday: CampaignStats
+    last_7_days: CampaignStats
+    day_elapsed: Decimal
+    """Share of today (UTC) already gone, 0..1."""
+
+    @property
+    def cpa_7_days(self) -> Decimal | None:
+        s = self.last_7_days
+        return cents(s.spent / s.conversions) if s.conversions else None
+
+    @property
+    def pacing(self) -> Decimal | None:
+        """Today's spend against an even spread of the daily budget: 1 = on pace."""
+        budget = self.campaign.daily_budget
+        if not budget or self.day_elapsed <= 0:
+            return None
+        return self.today.spent / (budget * self.day_elapsed)
+
+
+@dataclass(frozen=True)
+class CampaignLookup:
+    query: str
+    matches: list[Campaign]
+    status: CampaignStatusReport | None = None
+
+
+@dataclass
+class CheckResult:
+    report: HealthReport | None = None
+    error: PropellerAdsError | None = None
+    alerts: list[AlertChange] = field(default_factory=list)
+    created: list[Proposal] = field(default_factory=list)
+    superseded: list[Proposal] = field(default_factory=list)
+    kept: list[Proposal] = field(default_factory=list)
+    expired: list[Proposal] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EditResult:
+    proposal: Proposal | None
+    error: str | None = None
+
+
+class BudgetService:
+    def __init__(
+        self,
+        api: PropellerAdsClient,
+        store: Store,
+        config: ServiceConfig,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        reconcile_after: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.executor = Executor(store, api, clock=clock, reconcile_after=reconcile_after)
+        self._snapshot: tuple[AccountSnapshot, float] | None = None
+        self._campaigns: tuple[list[Campaign], float] | None = None
+        # One read of the account at a time: fifty people asking at once cost one read.
+        self._read_lock = asyncio.Lock()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
+        async with self._read_lock:
+            if not fresh and self._snapshot and time.monotonic() - self._snapshot[1] < self._ttl():
+                return self._snapshot[0]
+            now = self.clock()
+            snap = await read_snapshot(
+                self.api, today=now.date(), window_days=self.config.thresholds.window_days, now=now
+            )
+            self._snapshot = (snap, time.monotonic())
+            return snap
+
+    async def health(self, *, fresh: bool = False) -> HealthReport:
+        return analyze(await self.snapshot(fresh=fresh), self.config.thresholds)
+
+    def forget_reads(self) -> None:
+        """Drops cached reads, after a write changed the account."""
+        self._snapshot = None
+        self._campaigns = None
+
+    async def find_campaign(self, query: str) -> CampaignLookup:
+        """By ID, or by a part of the name (case-insensitive); one match comes with its status."""
+        query = query.strip()
+        if query.isdigit():
+            try:
+                matches = [await self.api.campaign(int(query))]
+            except PropellerAdsError as exc:
+                if exc.status == 404:
+                    matches = []
+                else:
+                    raise
+        else:
+            needle = query.casefold()
+            campaigns = await self._all_campaigns()
+            matches = [c for c in campaigns if needle in c.name.casefold()]
+            current = [c for c in matches if not c.is_archived]
+            matches = sorted(current or matches, key=lambda c: (not c.is_working, c.name, c.id))
+        if len(matches) != 1:
+            return CampaignLookup(query, matches[:MAX_PICK_LIST] if matches else [])
+        return CampaignLookup(query, matches, await self._status_of(matches[0]))
+
+    async def _all_campaigns(self) -> list[Campaign]:
+        async with self._read_lock:
+            if self._campaigns and time.monotonic() - self._campaigns[1] < self._ttl():
+                return self._campaigns[0]
+            campaigns = await self.api.campaigns()
+            self._campaigns = (campaigns, time.monotonic())
+            return campaigns
+
+    async def _status_of(self, campaign: Campaign) -> CampaignStatusReport:
+        now = self.clock()
+        today = now.date()
+        rows = await self.api.statistics(
+            today - timedelta(days=7), today, group_by=("campaign_id", "date_time"), campaign_ids=[campaign.id]
+        )
+
+        def over(days: set[date]) -> CampaignStats:
+            return sum_by_campaign([r for r in rows if r.day in days]).get(campaign.id) or CampaignStats(
+                campaign_id=campaign.id
+            )
+
+        seconds = Decimal(now.hour * 3600 + now.minute * 60 + now.second)
+        return CampaignStatusReport(
+            campaign=campaign,
+            today=over({today}),
+            yesterday=over({today - timedelta(days=1)}),
+            last_7_days=over({today - timedelta(days=d) for d in range(1, 8)}),
+            day_elapsed=seconds / Decimal(86400),
+        )
+
+    # --- the health check --------------------------------------------------------------------
+
+    async def run_check(self) -> CheckResult:
+        """Reads the account afresh, updates alerts, and turns rule verdicts into proposals."""
+        result = CheckResult()
+        now = self.clock()
+        result.expired = await self.store.expire_due(now)
+        await self._reconcile_quietly()
+        previous = await self.store.alerts()
+        try:
+            snap = await self.snapshot(fresh=True)
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            result.error = exc
+            result.alerts = await self._update_alerts(previous, [alert_rules.token_refused(exc.detail)], judged=[])
+            return result
+        except PropellerAdsError as exc:
+            result.error = exc
+            return result
+        report = analyze(snap, self.config.thresholds)
+        result.report = report
+        conditions = alert_rules.conditions_of(report, self.config.thresholds.low_balance_days)
+        judged = [k for k in previous if k != alert_rules.WRITE_DENIED]
+        result.alerts = await self._update_alerts(previous, conditions, judged=judged)
+
+        candidates, result.refused = await self._candidates(snap, report, now)
+        saved = await self.store.save_candidates(candidates, now=now, ttl=self.config.proposal_ttl)
+        result.created, result.superseded, result.kept = saved.created, saved.superseded, saved.kept
+        return result
+
+    async def _update_alerts(self, previous, conditions: list[Condition], *, judged) -> list[AlertChange]:  # noqa: ANN001
+        now = self.clock()
+        changes = alert_rules.diff(previous, conditions, judged=judged)
+        for condition in conditions:
+            await self.store.put_alert(
+                condition.key, severity=condition.severity, active=True, summary=condition.summary, now=now
+            )
+        for change in changes:
+            if change.kind is ChangeKind.RESOLVED:
+                await self.store.put_alert(
+                    change.key, severity=change.severity, active=False, summary=change.summary, now=now
+                )
+        return changes
+
+    async def _candidates(
+        self, snap: AccountSnapshot, report: HealthReport, now: datetime
+    ) -> tuple[list[Candidate], list[Refusal]]:
+        if not self.config.rules:
+            return [], []
+        performance = {p.id: p for p in report.performance}
+        windows = {r.window_days for r in self.config.rules} - {snap.window_days}
+        by_window = {snap.window_days: performance}
+        for days in sorted(windows):
+            by_window[days] = await self._performance_over(snap, days, now)
+        budget = await self._guardrail_budget(report, now)
+        accepted: list[Candidate] = []
+        refused: list[Refusal] = []
+        # Decreases first: they free room that increases may then use.
+        verdicts = []
+        for campaign in report.active_campaigns:
+            rule = rule_for(list(self.config.rules), campaign.id)
+            perf = by_window.get(rule.window_days, {}).get(campaign.id) if rule else None
+            candidate = evaluate(rule, perf) if rule and perf else None
+            if candidate:
+                verdicts.append(candidate)
+        verdicts.sort(key=lambda c: (c.to_amount > c.from_amount, c.campaign_id))
+        for candidate in verdicts:
+            guarded = apply_guardrails(candidate, self.config.guardrails, budget)
+            (refused if isinstance(guarded, Refusal) else accepted).append(guarded)
+        return accepted, refused
+
+    async def _performance_over(self, snap: AccountSnapshot, days: int, now: datetime) -> dict[int, CampaignPerformance]:
+        window_from, window_to = trailing_window(now.date(), days)
+        stats = sum_by_campaign(await self.api.statistics(window_from, window_to, group_by=("campaign_id",)))
+        result = {}
+        for c in snap.campaigns:
+            s = stats.get(c.id) or CampaignStats(campaign_id=c.id)
+            result[c.id] = CampaignPerformance(
+                c.id, c.name, c.status, c.daily_budget, s.spent, s.conversions, s.impressions, days
+            )
+        return result
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def may_decide(self, user: str) -> bool:
+        return user in self.config.approvers
+
+    async def decide(self, proposal_id: int, user: str, *, approve: bool) -> tuple[Decision, list[AlertChange]]:
+        if not self.may_decide(user):
+            proposal = await self.store.get(proposal_id)
+            return Decision(Outcome.NOT_ALLOWED, proposal, "Only the configured approvers can decide on budget proposals; nothing was changed."), []
+        if not approve:
+            return await self.executor.reject(proposal_id, user), []
+        decision = await self.executor.approve(proposal_id, user)
+        return decision, await self._after_write(decision)
+
+    async def reconcile(self) -> list[tuple[Decision, list[AlertChange]]]:
+        decisions = await self.executor.reconcile()
+        return [(d, await self._after_write(d)) for d in decisions]
+
+    async def _reconcile_quietly(self) -> None:
+        try:
+            await self.executor.reconcile()
+        except PropellerAdsError as exc:
+            log.warning("could not reconcile proposals: %s", exc)
+
+    async def _after_write(self, decision: Decision) -> list[AlertChange]:
+        if decision.outcome is Outcome.APPLIED:
+            self.forget_reads()
+        previous = await self.store.alerts()
+        if decision.write_denied:
+            return await self._update_alerts(previous, [alert_rules.write_denied(decision.message)], judged=[])
+        if decision.outcome is Outcome.APPLIED:
+            return await self._update_alerts(previous, [], judged=[alert_rules.WRITE_DENIED])
+        return []
+
+    async def edit_amount(self, proposal_id: int, user: str, text: str) -> EditResult:
+        """Changes a pending proposal's amount, re-checked against the guardrails."""
+        if not self.may_decide(user):
+            return EditResult(None, "Only the configured approvers can change a proposal.")
+        proposal = await self.store.get(proposal_id)
+        if proposal is None or proposal.state != PENDING:
+            return EditResult(proposal, "This proposal is no longer pending.")
+        try:
+            amount = cents(Decimal(text.strip().replace(",", "")))
+        except (InvalidOperation, ValueError):
+            return EditResult(proposal, f"'{text.strip()[:40]}' is not an amount; write it like 180 or 180.50.")
+        if not amount.is_finite() or amount <= 0:
+            return EditResult(proposal, "The daily budget must be a positive amount.")
+        g = self.config.guardrails
+        if not g.min_daily_budget <= amount <= g.max_daily_budget:
+            return EditResult(proposal, f"The daily budget must be between {fmt_money(g.min_daily_budget)} and {fmt_money(g.max_daily_budget)}.")
+        if amount == proposal.from_amount:
+            return EditResult(proposal, f"{fmt_money(amount)} is the current daily budget; reject the proposal to keep it.")
+        now = self.clock()
+        budget = await self._guardrail_budget(await self.health(), now)
+        wanted = Candidate(
+            proposal.campaign_id, proposal.campaign_name, proposal.rule,
+            Direction.INCREASE if amount > proposal.from_amount else Direction.DECREASE,
+            proposal.from_amount, amount, proposal.reason,
+            Evidence(0, Decimal(0), 0, None, Decimal(1), None),
+        )
+        guarded = apply_guardrails(wanted, g, budget)
+        if isinstance(guarded, Refusal):
+            return EditResult(proposal, f"The guardrails forbid {fmt_money(amount)}: {guarded.reason}.")
+        if guarded.to_amount != amount:
+            return EditResult(proposal, f"The guardrails allow at most {fmt_money(guarded.to_amount)} ({'; '.join(guarded.notes)}).")
+        edited = await self.store.transition(
+            proposal_id, [PENDING], PENDING, now=now, not_expired=True,
+            to_amount=amount, direction=wanted.direction.value,
+            notes=json.dumps([f"amount set by <@{user}>"]),
+            audit=audit_entry(proposal, now, user, "edited", PENDING, detail=f"to {fmt_money(amount)}"),
+        )
+        if edited is None:
+            return EditResult(await self.store.get(proposal_id), "This proposal is no longer pending.")
+        return EditResult(edited)
+
+    async def _guardrail_budget(self, report: HealthReport, now: datetime) -> GuardrailBudget:
+        start_of_day = datetime.combine(now.date(), datetime.min.time(), tzinfo=timezone.utc)
+        return GuardrailBudget(
+            balance=report.balance,
+            total_daily_budget=report.total_daily_budget,
+            increased_today=await self.store.increased_since(start_of_day),
+            low_balance_days=self.config.thresholds.low_balance_days,
+        )
+
+    def _ttl(self) -> float:
+        return self.config.snapshot_ttl.total_seconds()
