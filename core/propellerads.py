@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 import logging
 import time
 from collections import Counter
@@ -79,6 +80,7 @@ class PropellerAdsClient:
         self.options = options or ClientOptions()
         self._sleep = sleep
         self._clock = clock
+        self._token = token
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -221,18 +223,20 @@ class PropellerAdsClient:
         except httpx.TransportError as exc:
             raise TransportError(endpoint, _describe_transport(exc)) from None
         self._remember_limit(limit_key, response)
+        # Some servers and proxies echo request headers back; the token must not reach any message.
+        text = response.text.replace(self._token, "[redacted]")
         if response.status_code < 300:
             try:
-                return response.json()
+                return jsonlib.loads(text)
             except ValueError:
                 raise MalformedResponseError(
-                    endpoint, f"the body is not JSON: {_clip(response.text)}", status=response.status_code
+                    endpoint, f"the body is not JSON: {_clip(text)}", status=response.status_code
                 ) from None
-        raise self._error_for(endpoint, limit_key, response)
+        raise self._error_for(endpoint, limit_key, response, text)
 
-    def _error_for(self, endpoint: str, limit_key: str, response: httpx.Response) -> PropellerAdsError:
+    def _error_for(self, endpoint: str, limit_key: str, response: httpx.Response, text: str) -> PropellerAdsError:
         status = response.status_code
-        body = _json_or_text(response)
+        body = _json_or_text(text)
         if status == 429:
             known = self.rate_limits.get(limit_key)
             message = body if isinstance(body, str) and body else "You exceeded the rate limit"
@@ -311,11 +315,11 @@ def _template(path: str) -> str:
     return "/".join("{id}" if part.isdigit() else part for part in _route(path).split("/"))
 
 
-def _json_or_text(response: httpx.Response) -> Any:
+def _json_or_text(text: str) -> Any:
     try:
-        return response.json()
+        return jsonlib.loads(text)
     except ValueError:
-        return response.text.strip()
+        return text.strip()
 
 
 def _api_words(body: Any) -> str:
