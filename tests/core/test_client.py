@@ -1,0 +1,492 @@
+"""The PropellerAds client over respx: paging, rate limits, retries, typed errors, and no token in any message."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from core.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    PropellerAdsError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from core.propellerads import ClientOptions, PropellerAdsClient, RateLimit
+from tests.core.conftest import BASE_URL, TOKEN, FakeClock, make_client
+
+
+def campaign(campaign_id: int, **extra: Any) -> dict[str, Any]:
+    return {"id": campaign_id, "name": f"c{campaign_id}", "status": 6, "limit_daily_amount": 50.0, **extra}
+
+
+def campaign_pages(total: int, page_size: int):
+    """A side effect answering ?page=P the way the API does; limit and offset mean nothing to it."""
+    pages = max(1, -(-total // page_size))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        first = (page - 1) * page_size + 1
+        ids = range(first, min(first + page_size, total + 1))
+        meta = {"total_items": total, "total_pages": pages, "page_size": page_size, "page": page}
+        return httpx.Response(200, json={"result": [campaign(i) for i in ids], "meta": meta})
+
+    return answer
+
+
+def rate_limited(reset_at: float | None, remaining: int = 0) -> httpx.Response:
+    headers = {"Content-Type": "text/html; charset=UTF-8"}
+    if reset_at is not None:
+        headers |= {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(int(reset_at))}
+    return httpx.Response(429, headers=headers, text="You exceeded the rate limit")
+
+
+def stats_page(rows: list[dict[str, Any]], total_pages: int = 1) -> httpx.Response:
+    return httpx.Response(200, json={"items": rows, "total_pages": total_pages, "total_items": len(rows), "per_page": 1000})
+
+
+WEEK = (date(2025, 9, 23), date(2025, 9, 29))
+
+
+# --- paging -----------------------------------------------------------------------------
+
+
+async def test_campaigns_reads_all_250_over_3_pages_by_page_number(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/campaigns").mock(side_effect=campaign_pages(250, 100))
+    found = await api.campaigns()
+    assert [c.id for c in found] == list(range(1, 251))
+    assert route.call_count == 3
+    sent = [call.request.url.params for call in route.calls]
+    assert [p["page"] for p in sent] == ["1", "2", "3"]
+    assert {p["page_size"] for p in sent} == {"100"}
+    assert not any("limit" in p or "offset" in p for p in sent)
+
+
+async def test_campaigns_sends_status_and_archive_filters(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/campaigns").mock(side_effect=campaign_pages(3, 100))
+    await api.campaigns(statuses=[6], archived=False)
+    params = route.calls[0].request.url.params
+    assert params.get_list("status[]") == ["6"]
+    assert params["is_archived"] == "0"
+
+
+async def test_campaigns_stops_at_an_empty_page_even_if_meta_promises_more(
+    api: PropellerAdsClient, ads: respx.MockRouter
+) -> None:
+    meta = {"total_items": 500, "total_pages": 5, "page_size": 100, "page": 1}
+    route = ads.get("/adv/campaigns").mock(
+        side_effect=[
+            httpx.Response(200, json={"result": [campaign(1)], "meta": meta}),
+            httpx.Response(200, json={"result": [], "meta": meta | {"page": 2}}),
+        ]
+    )
+    assert [c.id for c in await api.campaigns()] == [1]
+    assert route.call_count == 2
+
+
+async def test_statistics_reads_every_page(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/statistics").mock(
+        side_effect=[
+            stats_page([{"campaign_id": 1, "spent": 1.5}], total_pages=3),
+            stats_page([{"campaign_id": 2, "spent": 2.25}], total_pages=3),
+            stats_page([{"campaign_id": 3, "spent": 0.001}], total_pages=3),
+        ]
+    )
+    rows = await api.statistics(*WEEK)
+    assert [(r.campaign_id, r.spent) for r in rows] == [(1, Decimal("1.5")), (2, Decimal("2.25")), (3, Decimal("0.001"))]
+    assert [call.request.url.params["page"] for call in route.calls] == ["1", "2", "3"]
+
+
+async def test_statistics_asks_whole_days_grouped_by_campaign(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    await api.statistics(*WEEK, campaign_ids=[7, 3, 7])
+    params = route.calls[0].request.url.params
+    assert params["day_from"] == "2025-09-23 00:00:00"
+    assert params["day_to"] == "2025-09-29 23:59:59"
+    assert params.get_list("group_by[]") == ["campaign_id"]
+    assert params.get_list("campaign_id[]") == ["3", "7"]
+
+
+async def test_statistics_for_over_50_campaigns_posts_a_json_body(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.post("/adv/statistics").mock(return_value=stats_page([{"campaign_id": 1, "spent": 3.0}]))
+    rows = await api.statistics(*WEEK, campaign_ids=range(1, 52))
+    assert len(rows) == 1
+    body = json.loads(route.calls[0].request.content)
+    assert body == {
+        "day_from": "2025-09-23 00:00:00",
+        "day_to": "2025-09-29 23:59:59",
+        "group_by": ["campaign_id"],
+        "tz": "+0000",
+        "campaign_id": list(range(1, 52)),
+        "page": 1,
+    }
+    assert api.calls == Counter({"POST /adv/statistics": 1})
+
+
+# --- tz only on a week at most ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day_from", "day_to", "sends_tz"),
+    [
+        pytest.param(date(2025, 9, 29), date(2025, 9, 29), True, id="one-day"),
+        pytest.param(date(2025, 9, 23), date(2025, 9, 29), True, id="7-calendar-days"),
+        # The recorded 200: day_from 09-22, day_to 09-29 with tz, accepted live.
+        pytest.param(date(2025, 9, 22), date(2025, 9, 29), True, id="8-calendar-days-as-recorded"),
+        pytest.param(date(2025, 9, 21), date(2025, 9, 29), False, id="9-calendar-days"),
+        # The recorded 400: tz refused on 30 days.
+        pytest.param(date(2025, 8, 30), date(2025, 9, 29), False, id="30-days-as-recorded"),
+    ],
+)
+async def test_tz_is_sent_only_when_the_span_is_at_most_7_days(
+    api: PropellerAdsClient, ads: respx.MockRouter, day_from: date, day_to: date, sends_tz: bool
+) -> None:
+    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    await api.statistics(day_from, day_to)
+    params = route.calls[0].request.url.params
+    assert ("tz" in params) is sends_tz
+    if sends_tz:
+        assert params["tz"] == "+0000"
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+
+async def test_429_waits_until_the_reset_then_succeeds_with_two_requests(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+) -> None:
+    reset = clock.now + 30
+    route = ads.get("/adv/statistics").mock(
+        side_effect=[rate_limited(reset), stats_page([{"campaign_id": 1, "spent": 4.0}])]
+    )
+    rows = await api.statistics(*WEEK)
+    assert [r.spent for r in rows] == [Decimal("4.0")]
+    # 30 s to the reset plus one second of margin, waited once, on the injected sleep.
+    assert clock.sleeps == [31.0]
+    assert route.call_count == 2
+    assert api.calls == Counter({"GET /adv/statistics": 2})
+
+
+async def test_429_with_reset_beyond_max_wait_fails_at_once(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+) -> None:
+    reset = clock.now + 600  # max_rate_limit_wait is 90 s by default
+    route = ads.get("/adv/statistics").mock(return_value=rate_limited(reset))
+    with pytest.raises(RateLimitedError) as caught:
+        await api.statistics(*WEEK)
+    assert route.call_count == 1
+    assert clock.sleeps == []
+    assert caught.value.reset_at == reset
+    assert caught.value.detail == "You exceeded the rate limit"
+
+
+async def test_429_with_reset_beyond_a_configured_max_wait_fails_at_once(
+    clock: FakeClock, ads: respx.MockRouter
+) -> None:
+    route = ads.get("/adv/balance").mock(return_value=rate_limited(clock.now + 30))
+    async with make_client(clock, ClientOptions(max_rate_limit_wait=10)) as api:
+        with pytest.raises(RateLimitedError):
+            await api.balance()
+    assert (route.call_count, clock.sleeps) == (1, [])
+
+
+async def test_429_without_rate_limit_headers_waits_a_minute(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+) -> None:
+    ads.get("/adv/balance").mock(side_effect=[rate_limited(None), httpx.Response(200, json="10.00")])
+    assert await api.balance() == Decimal("10.00")
+    assert clock.sleeps == [60.0]
+
+
+async def test_a_spent_window_is_waited_out_before_sending_instead_of_provoking_a_429(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+) -> None:
+    spent = {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(clock.now + 20))}
+    route = ads.get("/adv/statistics").mock(return_value=httpx.Response(200, headers=spent, json={"items": []}))
+    await api.statistics(*WEEK)
+    assert clock.sleeps == []
+    await api.statistics(*WEEK)
+    assert clock.sleeps == [21.0]
+    assert route.call_count == 2
+
+
+async def test_rate_limit_headers_are_remembered_by_endpoint(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    headers = {"X-RateLimit-Limit": "150", "X-RateLimit-Remaining": "149", "X-RateLimit-Reset": "1759606403"}
+    ads.get("/adv/campaigns/9446595").mock(return_value=httpx.Response(200, headers=headers, json=campaign(9446595)))
+    await api.campaign(9446595)
+    assert api.rate_limits == {"adv/campaigns/{id}": RateLimit(limit=150, remaining=149, reset_at=1759606403.0)}
+
+
+# --- retries and typed errors ---------------------------------------------------------------
+
+
+async def test_5xx_then_success_retries_with_exponential_backoff(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+) -> None:
+    route = ads.get("/adv/balance").mock(
+        side_effect=[httpx.Response(502, text="Bad Gateway"), httpx.Response(503), httpx.Response(200, json="12.34")]
+    )
+    assert await api.balance() == Decimal("12.34")
+    assert route.call_count == 3
+    assert clock.sleeps == [0.5, 1.0]
+
+
+async def test_5xx_forever_stops_after_the_configured_attempts(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+) -> None:
+    route = ads.get("/adv/balance").mock(return_value=httpx.Response(500, json={"message": "Internal error"}))
+    with pytest.raises(ServerError) as caught:
+        await api.balance()
+    assert route.call_count == 4
+    assert clock.sleeps == [0.5, 1.0, 2.0]
+    assert caught.value.status == 500
+    assert caught.value.detail == "Internal error"
+
+
+async def test_backoff_is_capped_at_backoff_max(clock: FakeClock, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/balance").mock(return_value=httpx.Response(503))
+    async with make_client(clock, ClientOptions(attempts=6, backoff_max=1.5)) as api:
+        with pytest.raises(ServerError):
+            await api.balance()
+    assert route.call_count == 6
+    assert clock.sleeps == [0.5, 1.0, 1.5, 1.5, 1.5]
+
+
+@pytest.mark.parametrize(
+    ("fault", "detail"),
+    [
+        pytest.param(httpx.ReadTimeout("timed out"), "no answer within 15 s", id="read-timeout"),
+        pytest.param(httpx.ConnectTimeout("timed out"), "no answer within 15 s", id="connect-timeout"),
+        pytest.param(httpx.ConnectError("refused"), "connection refused or host unreachable", id="connect-error"),
+        pytest.param(
+            httpx.RemoteProtocolError("closed"), "the connection was dropped before an answer", id="dropped"
+        ),
+    ],
+)
+async def test_network_faults_become_transport_error_after_bounded_retries(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock, fault: Exception, detail: str
+) -> None:
+    route = ads.get("/adv/balance").mock(side_effect=fault)
+    with pytest.raises(TransportError) as caught:
+        await api.balance()
+    assert route.call_count == 4
+    assert caught.value.detail == detail
+    assert caught.value.endpoint == "GET /adv/balance"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+async def test_a_network_fault_then_success_is_retried(
+    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+) -> None:
+    ads.get("/adv/balance").mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json="1.00")])
+    assert await api.balance() == Decimal("1.00")
+    assert clock.sleeps == [0.5]
+
+
+async def test_malformed_json_on_200_is_malformed_response_and_not_retried(
+    api: PropellerAdsClient, ads: respx.MockRouter
+) -> None:
+    route = ads.get("/adv/campaigns").mock(
+        return_value=httpx.Response(200, headers={"Content-Type": "application/json"}, content=b'{"result": [')
+    )
+    with pytest.raises(MalformedResponseError) as caught:
+        await api.campaigns()
+    assert route.call_count == 1
+    assert caught.value.status == 200
+    assert caught.value.detail == 'the body is not JSON: {"result": ['
+
+
+async def test_json_of_the_wrong_shape_is_malformed_response(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    ads.get("/adv/campaigns").mock(return_value=httpx.Response(200, json=[campaign(1)]))
+    with pytest.raises(MalformedResponseError):
+        await api.campaigns()
+
+
+async def test_a_balance_that_is_not_an_amount_is_malformed_response(
+    api: PropellerAdsClient, ads: respx.MockRouter
+) -> None:
+    ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="n/a"))
+    with pytest.raises(MalformedResponseError) as caught:
+        await api.balance()
+    assert caught.value.detail == "expected an amount, got n/a"
+
+
+async def test_401_is_authentication_error_and_not_retried(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/balance").mock(return_value=httpx.Response(401, json={"message": "Unauthorized"}))
+    with pytest.raises(AuthenticationError) as caught:
+        await api.balance()
+    assert route.call_count == 1
+    assert caught.value.detail == "Unauthorized"
+    assert str(caught.value) == "PropellerAds refused the API token (401) on GET /adv/balance: Unauthorized"
+
+
+async def test_404_on_a_campaign_is_not_found(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    ads.get("/adv/campaigns/42").mock(return_value=httpx.Response(404, json={"errors": ["Campaign not found."]}))
+    with pytest.raises(NotFoundError) as caught:
+        await api.campaign(42)
+    assert caught.value.detail == "Campaign not found."
+    assert caught.value.endpoint == "GET /adv/campaigns/42"
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+async def test_null_daily_limit_reads_as_no_limit(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    ads.get("/adv/campaigns/5").mock(
+        return_value=httpx.Response(200, json=campaign(5, limit_daily_amount=None, limit_total_amount=None))
+    )
+    found = await api.campaign(5)
+    assert found.daily_budget is None
+    assert found.total_budget is None
+
+
+async def test_unknown_fields_are_tolerated(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    ads.get("/adv/campaigns/5").mock(
+        return_value=httpx.Response(
+            200, json=campaign(5, limit_daily_amount=97.137, brand_new_field={"x": [1]}, capping=3, frequency=2)
+        )
+    )
+    found = await api.campaign(5)
+    assert (found.id, found.daily_budget, found.is_working) == (5, Decimal("97.137"), True)
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "sent"),
+    [
+        pytest.param(Decimal("180"), 180.0, id="whole"),
+        pytest.param(Decimal("179.995"), 180.0, id="half-cent-rounds-up"),
+        pytest.param(Decimal("42.125"), 42.13, id="half-up-not-banker"),
+        pytest.param(Decimal("42.124"), 42.12, id="below-half-rounds-down"),
+        pytest.param(None, None, id="no-limit"),
+    ],
+)
+async def test_set_daily_budget_patches_limit_daily_amount_rounded_to_cents(
+    api: PropellerAdsClient, ads: respx.MockRouter, amount: Decimal | None, sent: float | None
+) -> None:
+    route = ads.patch("/adv/campaigns/9446595").mock(return_value=httpx.Response(200, json={}))
+    await api.set_daily_budget(9446595, amount)
+    request = route.calls[0].request
+    assert json.loads(request.content) == {"limit_daily_amount": sent}
+    assert request.headers["Content-Type"] == "application/json"
+
+
+async def test_start_and_stop_send_campaign_ids(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    play = ads.put("/adv/campaigns/play").mock(return_value=httpx.Response(200, json={}))
+    stop = ads.put("/adv/campaigns/stop").mock(return_value=httpx.Response(200, json={}))
+    await api.start_campaigns([1, 2])
+    await api.stop_campaigns([3])
+    assert json.loads(play.calls[0].request.content) == {"campaign_ids": [1, 2]}
+    assert json.loads(stop.calls[0].request.content) == {"campaign_ids": [3]}
+
+
+# --- the token ----------------------------------------------------------------------------
+
+
+async def test_every_request_carries_the_bearer_token(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1.00"))
+    await api.balance()
+    assert route.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_an_empty_token_is_refused() -> None:
+    with pytest.raises(ValueError):
+        PropellerAdsClient("")
+
+
+def echo(status: int, content_type: str = "application/json"):
+    """An answer that repeats the request's Authorization header back, as some proxies do."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        words = f"bad credentials: {request.headers['Authorization']}"
+        body = words.encode() if content_type == "text/html" else json.dumps({"errors": [words]}).encode()
+        return httpx.Response(status, headers={"Content-Type": content_type}, content=body)
+
+    return answer
+
+
+ERROR_KINDS = [
+    pytest.param(httpx.Response(400, json={"tz": ["Time zone is available only in the weekly period."]}), ValidationError, id="400"),
+    pytest.param(httpx.Response(401, json={"message": "Unauthorized"}), AuthenticationError, id="401"),
+    pytest.param(httpx.Response(403, json={"errors": ["Access denied."]}), PermissionDeniedError, id="403"),
+    pytest.param(httpx.Response(404, json="No route found"), NotFoundError, id="404"),
+    pytest.param(rate_limited(1_759_199_999), RateLimitedError, id="429"),
+    pytest.param(httpx.Response(500, text="oops"), ServerError, id="500"),
+    pytest.param(httpx.Response(418, text="teapot"), PropellerAdsError, id="other-4xx"),
+    pytest.param(httpx.Response(200, content=b"<html>"), MalformedResponseError, id="not-json"),
+    pytest.param(httpx.Response(200, json={"unexpected": True}), MalformedResponseError, id="wrong-shape"),
+    pytest.param(httpx.ReadTimeout("timed out"), TransportError, id="timeout"),
+    pytest.param(httpx.ConnectError("refused"), TransportError, id="connect"),
+    pytest.param(echo(400), ValidationError, id="400-echoing-the-token"),
+    pytest.param(echo(401), AuthenticationError, id="401-echoing-the-token"),
+    pytest.param(echo(403), PermissionDeniedError, id="403-echoing-the-token"),
+    pytest.param(echo(500, "text/html"), ServerError, id="500-echoing-the-token"),
+    pytest.param(echo(200, "text/html"), MalformedResponseError, id="200-echoing-the-token"),
+]
+
+
+@pytest.mark.parametrize(("answer", "kind"), ERROR_KINDS)
+async def test_no_error_message_or_repr_contains_the_token(
+    api: PropellerAdsClient, ads: respx.MockRouter, answer: Any, kind: type[PropellerAdsError]
+) -> None:
+    route = ads.get("/adv/campaigns/7")
+    if isinstance(answer, httpx.Response):
+        route.mock(return_value=answer)
+    else:
+        route.mock(side_effect=answer)
+    with pytest.raises(PropellerAdsError) as caught:
+        await api.campaign(7)
+    exc = caught.value
+    assert type(exc) is kind
+    texts = [str(exc), repr(exc), exc.detail, exc.endpoint, *map(str, exc.args), repr(getattr(exc, "fields", None))]
+    assert not [t for t in texts if TOKEN in t]
+    assert exc.__cause__ is None
+
+
+# --- accounting ---------------------------------------------------------------------------
+
+
+async def test_calls_counts_requests_by_endpoint_retries_included(
+    api: PropellerAdsClient, ads: respx.MockRouter
+) -> None:
+    ads.get("/adv/balance").mock(side_effect=[httpx.Response(503), httpx.Response(200, json="1.00"), httpx.Response(200, json="2.00")])
+    ads.get(url__regex=rf"{BASE_URL}/adv/campaigns/\d+").mock(side_effect=lambda r: httpx.Response(200, json=campaign(int(r.url.path.rsplit("/", 1)[1]))))
+    ads.get("/adv/campaigns").mock(side_effect=campaign_pages(150, 100))
+    ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    await api.balance()
+    await api.balance()
+    await api.campaign(1)
+    await api.campaign(2)
+    await api.campaigns()
+    await api.statistics(*WEEK)
+    assert api.calls == Counter(
+        {
+            "GET /adv/balance": 3,
+            "GET /adv/campaigns/{id}": 2,
+            "GET /adv/campaigns": 2,
+            "GET /adv/statistics": 1,
+        }
+    )
+
+
+async def test_a_200_balance_echoing_the_token_is_reported_without_it(
+    api: PropellerAdsClient, ads: respx.MockRouter
+) -> None:
+    ads.get("/adv/balance").mock(side_effect=echo(200))
+    with pytest.raises(MalformedResponseError) as caught:
+        await api.balance()
+    assert TOKEN not in str(caught.value)
+    assert caught.value.detail == "expected an amount, got {'errors': ['bad credentials: Bearer [redacted]']}"
