@@ -104,6 +104,53 @@ async def _check(settings: Settings):  # noqa: ANN202 - HealthReport, imported l
     return analyze(snapshot, settings.health)
 
 
+@app.command()
+@one_line_errors
+def serve(
+    port: int = typer.Option(3000, help="Port for Slack's requests (/slack/events) and /healthz."),
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
+    no_schedule: bool = typer.Option(False, "--no-schedule", help="Answer Slack only; run no scheduled jobs."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run the bot in HTTP mode, behind a public URL or load balancer."""
+    from aiohttp import web
+
+    from bot.runtime import Runtime
+    from bot.server import build_web_app
+
+    _setup_logging(verbose)
+    settings = load_settings()
+    settings.require_slack()
+    runtime = Runtime.build(settings)
+    err.print(f"budget-bot: serving Slack at http://{host}:{port}/slack/events", markup=False)
+    web.run_app(build_web_app(runtime, schedule=not no_schedule), host=host, port=port, print=None)
+
+
+@app.command()
+@one_line_errors
+def socket(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run the bot in Socket Mode: no public URL needed (SLACK_APP_TOKEN)."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.runtime import Runtime
+
+    _setup_logging(verbose)
+    settings = load_settings()
+    settings.require_slack(socket_mode=True)
+
+    async def run() -> None:
+        runtime = Runtime.build(settings, socket_mode=True)
+        await runtime.start()
+        assert settings.slack_app_token is not None
+        handler = AsyncSocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
+        try:
+            await handler.start_async()
+        finally:
+            await runtime.stop()
+
+    asyncio.run(run())
+
+
 def main() -> None:
     app()
 

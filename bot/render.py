@@ -1,0 +1,357 @@
+"""Block Kit messages built from core values, with a plain-text fallback on every one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.blocks.basic_components import ConfirmObject
+from slack_sdk.models.views import View
+
+from core.alerts import AlertChange, ChangeKind
+from core.errors import PropellerAdsError
+from core.executor import Decision
+from core.health import HealthReport
+from core.money import fmt_money
+from core.service import CampaignLookup, CampaignStatusReport, CheckResult
+from core.store.store import AuditEntry, Proposal
+from core.store.tables import PENDING
+
+Message = dict[str, Any]
+
+APPROVE = "proposal_approve"
+REJECT = "proposal_reject"
+EDIT = "proposal_edit"
+EDIT_VIEW = "proposal_edit_submit"
+EDIT_BLOCK = "amount"
+EDIT_INPUT = "amount_input"
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_LISTED = 10
+SEVERITY_ICON = {1: ":large_yellow_circle:", 2: ":large_orange_circle:", 3: ":red_circle:"}
+
+USAGE = (
+    "*`/budget status`*: balance, runway, total daily budget, campaigns at risk, recommendations\n"
+    "*`/budget status <campaign id or part of its name>`*: one campaign: limit, spend, conversions, CPA, pacing\n"
+    "*`/budget check`*: run a health check now and post what it finds to the channel\n"
+    "*`/budget proposals`*: the budget changes waiting for a decision\n"
+    "*`/budget history [campaign id]`*: who changed which daily budget, and how it went\n"
+    "*`/budget help`*: this list"
+)
+
+
+def escape(text: object) -> str:
+    """mrkdwn-escapes text from outside (campaign names!) so it cannot format or mention."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _message(text: str, blocks: Sequence[Block]) -> Message:
+    blocks = list(blocks)[:MAX_BLOCKS]
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=_clip(text, MAX_SECTION_TEXT))
+
+
+def _section(text: str, **kwargs: Any) -> SectionBlock:
+    return SectionBlock(text=_md(text), **kwargs)
+
+
+def _fields(pairs: Sequence[tuple[str, str]]) -> SectionBlock:
+    return SectionBlock(fields=[_md(f"*{label}*\n{value}") for label, value in pairs[:10]])
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[_md(text)])
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _days(value: Decimal | None) -> str:
+    return "no spend" if value is None else f"{value} days"
+
+
+def _pct(share: Decimal | None) -> str:
+    return "-" if share is None else f"{(share * 100).quantize(Decimal('1'))}%"
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+def health_summary(report: HealthReport, *, title: str = "Budget health") -> Message:
+    risks = report.campaigns_at_risk
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(title, 150))),
+        _fields(
+            [
+                ("Balance", fmt_money(report.balance)),
+                ("Runway", f"{_days(report.runway_days)} at {fmt_money(report.average_daily_spend)}/day"),
+                ("Total daily budget", fmt_money(report.total_daily_budget)),
+                ("Budget covered", _days(report.budget_days)),
+                ("Working campaigns", f"{len(report.active_campaigns)} ({len(report.unlimited_campaigns)} without a limit)"),
+                (f"Spend, last {report.window_days} days", fmt_money(report.window_spend)),
+            ]
+        ),
+    ]
+    if risks:
+        lines = [
+            f"• *{escape(r.name)}* ({r.id}): {fmt_money(r.daily_budget)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
+            for r in risks[:MAX_LISTED]
+        ]
+        if len(risks) > MAX_LISTED:
+            lines.append(f"…and {len(risks) - MAX_LISTED} more")
+        blocks.append(_section(f":warning: *Campaigns at risk ({len(risks)})*\n" + "\n".join(lines)))
+    else:
+        blocks.append(_section(":white_check_mark: No daily budget is out of proportion to the balance."))
+    if report.recommendations:
+        recs = [f"• `{r.code.value}` {escape(r.message)}" for r in report.recommendations[:MAX_LISTED]]
+        blocks.append(_section("*Recommendations*\n" + "\n".join(recs)))
+    blocks.append(_context(f"Read {report.generated_at:%Y-%m-%d %H:%M} UTC · spend window {report.window_from} to {report.window_to}"))
+    text = (
+        f"{title}: balance {fmt_money(report.balance)}, runway {_days(report.runway_days)}, "
+        f"total daily budget {fmt_money(report.total_daily_budget)}, {len(risks)} campaign(s) at risk"
+    )
+    return _message(text, blocks)
+
+
+def campaign_status(status: CampaignStatusReport) -> Message:
+    c = status.campaign
+    pacing = status.pacing
+    if pacing is None:
+        pace = "no daily limit" if c.daily_budget is None else "-"
+    else:
+        word = "on pace" if Decimal("0.8") <= pacing <= Decimal("1.2") else ("ahead of pace" if pacing > 1 else "behind pace")
+        pace = f"{_pct(pacing)} of an even spread ({word}); {_pct(status.day_elapsed)} of the day gone"
+    blocks = [
+        HeaderBlock(text=PlainTextObject(text=_clip(f"{c.name} ({c.id})", 150))),
+        _fields(
+            [
+                ("Status", c.status_label + (" (archived)" if c.is_archived else "")),
+                ("Daily budget", fmt_money(c.daily_budget)),
+                ("Spend today", fmt_money(status.today.spent)),
+                ("Spend yesterday", fmt_money(status.yesterday.spent)),
+                ("Spend, last 7 days", fmt_money(status.last_7_days.spent)),
+                ("Conversions, last 7 days", str(status.last_7_days.conversions)),
+                ("CPA, last 7 days", fmt_money(status.cpa_7_days) if status.cpa_7_days is not None else "no conversions"),
+                ("Pacing today", pace),
+            ]
+        ),
+    ]
+    text = f"{c.name} ({c.id}): {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today"
+    return _message(escape(text), blocks)
+
+
+def campaign_pick_list(lookup: CampaignLookup) -> Message:
+    query = escape(lookup.query)
+    if not lookup.matches:
+        return _message(f"No campaign matches “{query}”.", [_section(f"No campaign matches “{query}”. Try its ID or another part of its name.")])
+    lines = [f"• `{c.id}` {escape(c.name)} ({c.status_label}, {fmt_money(c.daily_budget)} a day)" for c in lookup.matches]
+    return _message(
+        f"{len(lookup.matches)} campaigns match “{query}”",
+        [_section(f"*Several campaigns match “{query}”*; ask again with the ID:\n" + "\n".join(lines))],
+    )
+
+
+# --- alerts and checks -------------------------------------------------------------------------
+
+
+def alert(change: AlertChange) -> Message:
+    if change.kind is ChangeKind.RESOLVED:
+        return _message(f"Resolved: {change.summary}", [_section(f":white_check_mark: *Resolved:* {escape(change.summary)}")])
+    icon = SEVERITY_ICON.get(change.severity, ":warning:")
+    head = "Worse" if change.kind is ChangeKind.WORSENED else "Needs attention"
+    return _message(f"{head}: {change.summary}", [_section(f"{icon} *{head}:* {escape(change.summary)}")])
+
+
+def check_done(result: CheckResult, user: str | None = None) -> Message:
+    """The short line after a check: what it found and what it posted."""
+    if result.error is not None:
+        return api_error(result.error, doing="run the health check")
+    parts = [
+        f"{len(result.alerts)} alert change(s)",
+        f"{len(result.created)} new proposal(s)",
+        f"{len(result.kept)} still waiting",
+    ]
+    who = f" for <@{user}>" if user else ""
+    return _message("Health check done: " + ", ".join(parts), [_context(f"Health check done{who}: " + ", ".join(parts) + ".")])
+
+
+def api_error(exc: PropellerAdsError, *, doing: str) -> Message:
+    text = f"Could not {doing}: {exc.summary()}"
+    return _message(text, [_section(f":x: {escape(text)}")])
+
+
+def notice(text: str) -> Message:
+    return _message(text, [_section(escape(text))])
+
+
+def usage(unknown: str | None = None) -> Message:
+    head = f"I don't know “{escape(unknown)}”. " if unknown else ""
+    return _message(f"{head}Usage: /budget status | check | proposals | history | help", [_section(f"{head}What `/budget` can do:\n{USAGE}")])
+
+
+# --- proposals ---------------------------------------------------------------------------------
+
+
+def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
+    arrow = ":arrow_up:" if p.to_amount > p.from_amount else ":arrow_down:"
+    e = p.evidence
+    evidence = [
+        ("Current → proposed", f"{fmt_money(p.from_amount)} → *{fmt_money(p.to_amount)}*"),
+        (f"Spend, {e.get('window_days', '?')} days", fmt_money(Decimal(e["spent"])) if e.get("spent") else "-"),
+        ("Conversions", str(e.get("conversions", "-"))),
+        ("CPA vs target", f"{fmt_money(Decimal(e['cpa'])) if e.get('cpa') else 'none'} vs {fmt_money(Decimal(e['target_cpa'])) if e.get('target_cpa') else '-'}"),
+        ("Budget used", _pct(Decimal(e["budget_use"])) if e.get("budget_use") else "-"),
+        ("Rule", escape(p.rule)),
+    ]
+    blocks: list[Block] = [
+        _section(f"{arrow} *Proposal #{p.id}: {escape(p.campaign_name)}* ({p.campaign_id})\n{escape(p.reason)}"),
+        _fields(evidence),
+    ]
+    if p.notes:
+        blocks.append(_context("Guardrails: " + _mentions_kept("; ".join(p.notes))))
+    if outcome is not None:
+        blocks.append(_section(outcome))
+    elif p.state == PENDING:
+        blocks.append(
+            ActionsBlock(
+                block_id=f"proposal:{p.id}",
+                elements=[
+                    ButtonElement(
+                        text="Approve",
+                        action_id=APPROVE,
+                        value=str(p.id),
+                        style="primary",
+                        confirm=ConfirmObject(
+                            title="Change the daily budget?",
+                            text=_clip(f"Set the daily budget of {p.campaign_name} from {fmt_money(p.from_amount)} to {fmt_money(p.to_amount)} on PropellerAds.", 300),
+                            confirm="Apply",
+                            deny="Cancel",
+                        ),
+                    ),
+                    ButtonElement(text="Reject", action_id=REJECT, value=str(p.id), style="danger"),
+                    ButtonElement(text="Edit amount", action_id=EDIT, value=str(p.id)),
+                ],
+            )
+        )
+        blocks.append(_context(f"Expires {p.expires_at:%Y-%m-%d %H:%M} UTC"))
+    return blocks
+
+
+def proposal(p: Proposal) -> Message:
+    text = f"Proposal #{p.id}: {p.campaign_name} daily budget {fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}"
+    return _message(escape(text), _proposal_blocks(p))
+
+
+def proposal_outcome(p: Proposal, decision: Decision | None = None) -> Message:
+    """The proposal's message once decided: buttons gone, the outcome and who decided."""
+    words = decision.message if decision else _state_words(p)
+    icon = {"applied": ":white_check_mark:", "rejected": ":no_entry_sign:"}.get(p.state, ":information_source:")
+    text = f"Proposal #{p.id} ({p.campaign_name}): {words}"
+    return _message(escape(text), _proposal_blocks(p, outcome=f"{icon} {_mentions_kept(words)}"))
+
+
+def _state_words(p: Proposal) -> str:
+    who = f" by <@{p.decided_by}>" if p.decided_by else ""
+    detail = f": {p.detail}" if p.detail else ""
+    return f"{p.state.replace('_', ' ').capitalize()}{who}{detail}."
+
+
+def _mentions_kept(text: str) -> str:
+    """Escapes text but keeps the bot's own <@U…> mentions working."""
+    return escape(text).replace("&lt;@", "<@").replace("&gt;", ">")
+
+
+def proposals_list(proposals: Sequence[Proposal]) -> Message:
+    if not proposals:
+        return notice("No proposal is waiting for a decision.")
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=f"Pending proposals ({len(proposals)})"))]
+    for p in proposals:
+        if len(blocks) + 5 > MAX_BLOCKS - 1:
+            blocks.append(_context(f"…and more; decide on these first."))
+            break
+        blocks.extend(_proposal_blocks(p))
+        blocks.append(DividerBlock())
+    return _message(f"{len(proposals)} pending proposal(s)", blocks)
+
+
+def history(entries: Sequence[AuditEntry], campaign: str | None = None) -> Message:
+    scope = f" for campaign {escape(campaign)}" if campaign else ""
+    if not entries:
+        return notice(f"No budget changes recorded{scope}.")
+    lines = []
+    for e in entries:
+        amounts = f"{fmt_money(e.from_amount)} → {fmt_money(e.to_amount)}" if e.from_amount is not None else ""
+        actor = "the bot" if e.actor == "budget-bot" else f"<@{escape(e.actor)}>"
+        detail = f" ({escape(e.detail)})" if e.detail else ""
+        lines.append(f"`{e.at:%m-%d %H:%M}` *{e.action}* {escape(e.campaign_name)} ({e.campaign_id}) {amounts} by {actor}{detail}")
+    chunks = _chunk(lines, MAX_SECTION_TEXT - 100)
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(f"Budget history{scope}", 150)))]
+    blocks.extend(_section(chunk) for chunk in chunks[: MAX_BLOCKS - 1])
+    return _message(f"Budget history{scope}: {len(entries)} entries", blocks)
+
+
+def _chunk(lines: Sequence[str], limit: int) -> list[str]:
+    chunks, current = [], ""
+    for line in lines:
+        if current and len(current) + len(line) + 1 > limit:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=EDIT_VIEW,
+        private_metadata=str(p.id),
+        title="Edit daily budget",
+        submit="Save",
+        close="Cancel",
+        blocks=[
+            _section(f"*{escape(p.campaign_name)}* ({p.campaign_id})\nNow {fmt_money(p.from_amount)} a day; proposed {fmt_money(p.to_amount)}."),
+            InputBlock(
+                block_id=EDIT_BLOCK,
+                label="New daily budget",
+                element=PlainTextInputElement(action_id=EDIT_INPUT, initial_value=str(p.to_amount)),
+                hint="The guardrails are checked again when you save.",
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+# --- App Home ----------------------------------------------------------------------------------
+
+
+def home_view(report: HealthReport | None, pending: Sequence[Proposal], error: PropellerAdsError | None = None) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    if report is not None:
+        blocks.extend(health_summary(report, title="Budget health now")["blocks"])
+    elif error is not None:
+        blocks.extend(api_error(error, doing="read the account")["blocks"])
+    blocks.append(DividerBlock().to_dict())
+    blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision.* Use `/budget proposals` to decide.").to_dict())
+    blocks.append(_context("Commands: `/budget status`, `/budget check`, `/budget proposals`, `/budget history`").to_dict())
+    return {"type": "home", "blocks": blocks[:100]}

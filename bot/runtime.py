@@ -1,0 +1,89 @@
+"""Assembles a running bot from settings: store, PropellerAds client, service, Slack app, scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import BotContext, create_app, make_web_client
+from bot.notify import Notifier
+from bot.scheduler import Jobs, build_scheduler
+from bot.settings import Settings
+from bot.wiring import make_client
+from core.service import BudgetService, ServiceConfig
+from core.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    service: BudgetService
+    notifier: Notifier
+    app: AsyncApp
+    jobs: Jobs
+    scheduler: AsyncIOScheduler | None = None
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        socket_mode: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> "Runtime":
+        store = Store.connect(settings.database_url)
+        config = ServiceConfig(
+            thresholds=settings.health,
+            guardrails=settings.guardrails,
+            rules=tuple(settings.rules),
+            approvers=frozenset(settings.approvers),
+            proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
+            snapshot_ttl=timedelta(seconds=settings.snapshot_ttl_seconds),
+        )
+        service = BudgetService(
+            make_client(settings),
+            store,
+            config,
+            clock=clock,
+            reconcile_after=timedelta(seconds=settings.reconcile_after_seconds),
+        )
+        client = make_web_client(settings)
+        notifier = Notifier(client, settings, service)
+        app = create_app(BotContext(settings, service, notifier), client, socket_mode=socket_mode)
+        jobs = Jobs(
+            service,
+            notifier,
+            zone=settings.zone,
+            summary_time=settings.summary_time,
+            check_minutes=settings.check_interval_minutes,
+            clock=clock,
+        )
+        return cls(settings, store, service, notifier, app, jobs)
+
+    async def start(self, *, schedule: bool = True) -> None:
+        """Migrates the store, finishes what a previous process left mid-apply, starts the schedule."""
+        await self.store.migrate()
+        await self.notifier.post_decisions(await self.service.reconcile())
+        if schedule:
+            self.scheduler = build_scheduler(self.jobs)
+            self.scheduler.start()
+            log.info(
+                "scheduled: daily summary at %s %s, health check every %d min",
+                self.settings.summary_time.strftime("%H:%M"),
+                self.settings.timezone,
+                self.settings.check_interval_minutes,
+            )
+
+    async def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.service.api.aclose()
+        await self.store.close()

@@ -1,0 +1,107 @@
+"""Scheduled work: the daily summary and the periodic health check, once per fire time across replicas."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.notify import Notifier
+from core.service import BudgetService
+
+log = logging.getLogger(__name__)
+
+SUMMARY, CHECK = "daily_summary", "health_check"
+# Interval checks are anchored here so every replica computes the same fire times.
+EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+def summary_slot(at: datetime, zone: ZoneInfo, summary_time: time) -> str:
+    """The summary a fire at `at` belongs to: that local day's (the nearest scheduled time)."""
+    local = at.astimezone(zone)
+    scheduled = datetime.combine(local.date(), summary_time, tzinfo=zone)
+    if local - scheduled > timedelta(hours=12):
+        scheduled += timedelta(days=1)
+    elif scheduled - local > timedelta(hours=12):
+        scheduled -= timedelta(days=1)
+    return scheduled.date().isoformat()
+
+
+def check_slot(at: datetime, minutes: int) -> str:
+    """The nearest scheduled check time: replicas whose clocks differ by seconds agree on it."""
+    period = timedelta(minutes=minutes)
+    n = round((at.astimezone(timezone.utc) - EPOCH) / period)
+    return (EPOCH + n * period).strftime("%Y-%m-%dT%H:%MZ")
+
+
+class Jobs:
+    """The scheduled jobs; `fire` runs one for a given time, which is how tests drive them."""
+
+    def __init__(
+        self,
+        service: BudgetService,
+        notifier: Notifier,
+        *,
+        zone: ZoneInfo,
+        summary_time: time,
+        check_minutes: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        owner: str | None = None,
+    ) -> None:
+        self.service = service
+        self.notifier = notifier
+        self.zone = zone
+        self.summary_time = summary_time
+        self.check_minutes = check_minutes
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+
+    async def fire(self, job: str, at: datetime | None = None) -> bool:
+        """Runs `job` for the fire time `at` unless a replica already did; True when this one ran it."""
+        at = at or self.clock()
+        slot = summary_slot(at, self.zone, self.summary_time) if job == SUMMARY else check_slot(at, self.check_minutes)
+        if not await self.service.store.claim_run(job, slot, self.owner, at):
+            log.info("%s for %s already run elsewhere", job, slot)
+            return False
+        try:
+            if job == SUMMARY:
+                report = await self.service.health(fresh=True)
+                await self.notifier.post_summary(report, title="Daily budget summary")
+            else:
+                result = await self.service.run_check()
+                if result.error is not None:
+                    log.warning("scheduled health check could not read the account: %s", result.error)
+                await self.notifier.post_check(result, with_summary=False)
+        except Exception:
+            # A job failure must not stop the scheduler; the next fire time tries again.
+            log.exception("%s for %s failed", job, slot)
+        return True
+
+    async def run_summary(self) -> None:
+        await self.fire(SUMMARY)
+
+    async def run_check(self) -> None:
+        await self.fire(CHECK)
+
+
+def triggers(zone: ZoneInfo, summary_time: time, check_minutes: int) -> dict[str, CronTrigger | IntervalTrigger]:
+    return {
+        SUMMARY: CronTrigger(hour=summary_time.hour, minute=summary_time.minute, timezone=zone),
+        CHECK: IntervalTrigger(minutes=check_minutes, start_date=EPOCH, timezone=timezone.utc),
+    }
+
+
+def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=timezone.utc)
+    found = triggers(jobs.zone, jobs.summary_time, jobs.check_minutes)
+    common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+    scheduler.add_job(jobs.run_summary, found[SUMMARY], id=SUMMARY, name="daily budget summary", **common)
+    scheduler.add_job(jobs.run_check, found[CHECK], id=CHECK, name="health check", **common)
+    return scheduler

@@ -1,0 +1,44 @@
+"""HTTP mode: Slack's requests at /slack/events (signed, verified by Bolt) and /healthz."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from sqlalchemy import text
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
+EVENTS_PATH = "/slack/events"
+
+
+def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application:
+    web_app = web.Application()
+    web_app[RUNTIME_KEY] = runtime
+
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_response = await runtime.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(request: web.Request) -> web.Response:
+        try:
+            async with runtime.store.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            return web.json_response({"ok": False, "database": type(exc).__name__}, status=503)
+        return web.json_response({"ok": True})
+
+    async def on_startup(_: web.Application) -> None:
+        await runtime.start(schedule=schedule)
+
+    async def on_cleanup(_: web.Application) -> None:
+        await runtime.stop()
+
+    web_app.router.add_post(EVENTS_PATH, slack_events)
+    web_app.router.add_get("/healthz", healthz)
+    web_app.on_startup.append(on_startup)
+    web_app.on_cleanup.append(on_cleanup)
+    return web_app

@@ -1,0 +1,63 @@
+"""The /budget slash command: status, campaign status, check, proposals, history, help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import render
+from handlers.common import answer_failures, budget
+from core.store.tables import PENDING
+
+COMMAND = "/budget"
+
+
+def register(app: AsyncApp) -> None:
+    app.command(COMMAND)(budget_command)
+
+
+@answer_failures("answer /budget")
+async def budget_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
+    # Ack first and empty: the ad API may take seconds, Slack waits three.
+    await ack()
+    ctx = budget(context)
+    words = (command.get("text") or "").split()
+    verb, rest = (words[0].lower(), " ".join(words[1:])) if words else ("help", "")
+    user = command.get("user_id", "")
+
+    if verb == "status" and not rest:
+        report = await ctx.service.health()
+        await respond(**render.health_summary(report), response_type="ephemeral")
+    elif verb == "status":
+        lookup = await ctx.service.find_campaign(rest)
+        message = render.campaign_status(lookup.status) if lookup.status else render.campaign_pick_list(lookup)
+        await respond(**message, response_type="ephemeral")
+    elif verb == "check":
+        await respond(**render.notice("Running a health check; results go to the channel."), response_type="ephemeral")
+        result = await ctx.service.run_check()
+        if result.error is None:
+            await ctx.notifier.post_check(result, with_summary=True)
+        else:
+            await ctx.notifier.post_alerts(result.alerts)
+        await respond(**render.check_done(result, user), response_type="ephemeral")
+    elif verb == "proposals":
+        pending = await ctx.service.store.proposals([PENDING])
+        await respond(**render.proposals_list(pending), response_type="ephemeral")
+    elif verb == "history":
+        await respond(**await _history(ctx, rest), response_type="ephemeral")
+    elif verb == "help":
+        await respond(**render.usage(), response_type="ephemeral")
+    else:
+        await respond(**render.usage(unknown=" ".join(words)[:100]), response_type="ephemeral")
+
+
+async def _history(ctx: Any, query: str) -> dict[str, Any]:
+    store = ctx.service.store
+    if not query:
+        return render.history(await store.history(limit=20))
+    if query.isdigit():
+        return render.history(await store.history(int(query), limit=20), query)
+    needle = query.casefold()
+    entries = [e for e in await store.history(limit=500) if needle in e.campaign_name.casefold()][:20]
+    return render.history(entries, query)

@@ -1,0 +1,32 @@
+"""Events API listeners: the App Home tab."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import render
+from core.errors import PropellerAdsError
+from core.store.tables import PENDING
+from handlers.common import budget
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp) -> None:
+    app.event("app_home_opened")(home_opened)
+
+
+async def home_opened(event: dict[str, Any], context: Any, client: Any) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    ctx = budget(context)
+    report, error = None, None
+    try:
+        report = await ctx.service.health()
+    except PropellerAdsError as exc:
+        error = exc
+    pending = await ctx.service.store.proposals([PENDING])
+    await client.views_publish(user_id=event["user"], view=render.home_view(report, pending, error))
