@@ -99,9 +99,10 @@ def evaluate(rule: Rule, perf: CampaignPerformance) -> Candidate | None:
     budget = perf.daily_budget
     if budget is None or budget <= 0:
         return None  # without a daily limit there is nothing to adjust
-    cpa = perf.cpa if perf.conversions else None
+    # Compare the exact CPA: rounding it to cents first moved campaigns across the tolerance lines.
+    cpa = perf.spent / perf.conversions if perf.conversions else None
     use = perf.budget_use
-    evidence = Evidence(perf.window_days, perf.spent, perf.conversions, cpa, rule.target_cpa, use)
+    evidence = Evidence(perf.window_days, perf.spent, perf.conversions, perf.cpa, rule.target_cpa, use)
     step = rule.step_percent / 100
     low = rule.target_cpa * (1 - rule.tolerance)
     high = rule.target_cpa * (1 + rule.tolerance)
