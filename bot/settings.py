@@ -15,6 +15,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -158,8 +159,12 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:  # a nested setting in the environment that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = "BUDGET_BOT_" + field.group(1).upper() if field else "a setting in the environment"
+        raise ConfigError(f"{name} is not valid JSON") from None
     except ValueError as exc:  # a TOML syntax error arrives as a plain ValueError subclass
-        raise ConfigError(f"cannot read {config}: {exc}") from None
+        raise ConfigError(f"BUDGET_BOT_CONFIG: {config} is not valid TOML: {exc}") from None
     if not settings.propellerads_api_token.get_secret_value().strip():
         raise ConfigError("PROPELLERADS_API_TOKEN is not set")
     return settings
