@@ -20,8 +20,10 @@ def to_decimal(value: Any) -> Decimal:
         return value
     if isinstance(value, bool):
         raise ValueError("money cannot be a boolean")
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        value = str(value)
     if isinstance(value, str):
         try:
             result = Decimal(value.strip())

@@ -162,10 +162,10 @@ class PropellerAdsClient:
         while True:
             if use_post:
                 json_body = {k.removesuffix("[]"): v for k, v in query.items()} | {"page": page}
-                body = await self._request("POST", "adv/statistics", json=json_body, key="statistics")
+                body = await self._request("POST", "adv/statistics", json=json_body)
             else:
                 body = await self._request("GET", "adv/statistics", params={**query, "page": page})
-            result = self._parse(StatisticsPage, body, "GET /adv/statistics")
+            result = self._parse(StatisticsPage, body, f"{'POST' if use_post else 'GET'} /adv/statistics")
             rows.extend(result.items)
             if page >= result.total_pages or not result.items:
                 return rows
