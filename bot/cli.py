@@ -151,6 +151,24 @@ def socket(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     asyncio.run(run())
 
 
+@app.command("sandbox")
+@one_line_errors
+def sandbox_command(
+    port: int = typer.Option(8081, help="Port of the sandbox ad platform (the API is under /v5)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    token: str = typer.Option(None, envvar="PROPELLERADS_API_TOKEN", help="Bearer token the sandbox accepts."),
+    campaigns: int = typer.Option(30, min=1, max=100_000, help="Campaigns in the seeded account."),
+    seed: int = typer.Option(7, help="Seed of the simulated account."),
+    state: str = typer.Option(None, help="JSON file to keep the account in across restarts."),
+    speed: float = typer.Option(1.0, min=0.01, max=10_000, help="Sandbox seconds per real second."),
+) -> None:
+    """Run the sandbox PropellerAds API locally: a seeded account over real HTTP."""
+    from sandbox.adplatform import DEFAULT_TOKEN, serve as serve_sandbox
+
+    err.print(f"budget-bot: sandbox PropellerAds API at http://{host}:{port}/v5 ({campaigns} campaigns)", markup=False)
+    serve_sandbox(host=host, port=port, token=token or DEFAULT_TOKEN, campaigns=campaigns, seed=seed, state_file=state, speed=speed)
+
+
 def main() -> None:
     app()
 
