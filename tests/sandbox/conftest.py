@@ -1,0 +1,91 @@
+"""Fixtures for the ad platform sandbox tests: hand-moved clocks and sandboxes running over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+
+from sandbox.adplatform import (
+    DEFAULT_RATE_LIMITS,
+    SANDBOX_KEY,
+    Account,
+    ManualClock,
+    Sandbox,
+    SandboxConfig,
+    start_sandbox,
+)
+from sandbox.serving import BackgroundServer
+
+NOON = datetime(2025, 9, 29, 12, 0, tzinfo=timezone.utc)
+TOKEN = "test-token"
+
+
+@dataclass
+class Running:
+    """A started sandbox with an API client (base URL …/v5, bearer token set) and an admin client (…/_sandbox)."""
+
+    server: BackgroundServer
+    api: httpx.Client
+    admin: httpx.Client
+
+    @property
+    def state(self) -> Sandbox:
+        return self.server.app[SANDBOX_KEY]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The sandbox's clock: 2025-09-29 12:00 UTC until a test moves it."""
+    return ManualClock(NOON)
+
+
+@pytest.fixture
+def rate_clock() -> ManualClock:
+    """The rate-limit windows' clock, kept apart from the sandbox clock as in production."""
+    return ManualClock(NOON)
+
+
+@pytest.fixture
+def relaxed(rate_clock: ManualClock) -> Callable[..., SandboxConfig]:
+    """A config whose rate limits never get in the way, for tests about something else."""
+
+    def make(**overrides: object) -> SandboxConfig:
+        limits = {name: 100_000 for name in DEFAULT_RATE_LIMITS}
+        return SandboxConfig(rate_limits=limits, rate_clock=rate_clock.timestamp, **overrides)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def launch(clock: ManualClock, relaxed: Callable[..., SandboxConfig]) -> Iterator[Callable[..., Running]]:
+    """Starts sandboxes (seeded from the clock unless given an account) and stops them after the test."""
+    started: list[Running] = []
+
+    def start(
+        account: Account | None = None,
+        *,
+        config: SandboxConfig | None = None,
+        token: str = TOKEN,
+        timeout: float = 10.0,
+        **kwargs: object,
+    ) -> Running:
+        server = start_sandbox(account, token=token, config=config or relaxed(), clock=clock, **kwargs)  # type: ignore[arg-type]
+        running = Running(
+            server=server,
+            api=httpx.Client(
+                base_url=server.url + "/v5", headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+            ),
+            admin=httpx.Client(base_url=server.url + "/_sandbox", timeout=timeout),
+        )
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.api.close()
+        running.admin.close()
+        running.server.stop()
