@@ -1,21 +1,14 @@
 """A local stand-in for the PropellerAds SSP API v5 that answers like the recorded live API."""
 
 from sandbox.adplatform.account import Account
-from sandbox.adplatform.app import (
-    DEFAULT_TOKEN,
-    SANDBOX_KEY,
-    Sandbox,
-    SandboxConfig,
-    create_app,
-    serve,
-    start_sandbox,
-)
+from sandbox.adplatform.app import DEFAULT_TOKEN, create_app, serve, start_sandbox
 from sandbox.adplatform.clock import ManualClock, SpeedClock, utc_now
 from sandbox.adplatform.faults import ENDPOINTS, Faults, ForcedAnswer
 from sandbox.adplatform.model import COMPLETED, PAUSED, STOPPED, WORKING, Campaign, DayStats
 from sandbox.adplatform.ratelimit import DEFAULT_RATE_LIMITS, RateLimit
 from sandbox.adplatform.requestlog import LoggedRequest, RequestLog
 from sandbox.adplatform.simulation import SpendProfile
+from sandbox.adplatform.state import SANDBOX_KEY, Sandbox, SandboxConfig
 
 __all__ = [
     "COMPLETED",

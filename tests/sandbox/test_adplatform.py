@@ -752,6 +752,19 @@ def test_admin_shows_a_campaign_and_sets_the_balance_without_a_token(launch: Lau
     assert running.admin.get("/clock").json() == {"now": NOON.isoformat()}
 
 
+def test_rate_limits_can_be_changed_over_http(launch: Launch) -> None:
+    running = launch(exact_account())
+
+    changed = running.admin.post("/rate-limits", json={"balance": {"limit": 1, "window": 30}, "statistics": None})
+    answers = [running.api.get("/adv/balance") for _ in range(2)]
+    stats = running.api.get("/adv/statistics", params=WEEK_WITH_TZ)
+
+    assert changed.json()["balance"] == {"limit": 1, "window": 30.0}
+    assert "statistics" not in changed.json()
+    assert [a.status_code for a in answers] == [200, 429]
+    assert stats.status_code == 200 and "X-RateLimit-Limit" not in stats.headers
+
+
 # --- persistence and the command-line entry point -------------------------------------------------------
 
 

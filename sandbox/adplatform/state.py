@@ -1,0 +1,65 @@
+"""What one running sandbox holds (account, clock, faults, log, limits) and the rules it is configured with."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.adplatform.account import Account
+from sandbox.adplatform.clock import Clock
+from sandbox.adplatform.faults import Faults
+from sandbox.adplatform.ratelimit import RateLimit, RateLimiter
+from sandbox.adplatform.requestlog import RequestLog
+
+
+@dataclass
+class SandboxConfig:
+    """Platform rules that tests may change. `rate_limits` is laid over DEFAULT_RATE_LIMITS (None lifts one)."""
+
+    rate_limits: Mapping[str, RateLimit | int | None] = field(default_factory=dict)
+    rate_clock: Callable[[], float] = time.time
+    """Unix seconds for rate-limit windows: real time unless a test injects e.g. ManualClock.timestamp."""
+    min_daily_budget: Decimal = Decimal(10)
+    max_daily_budget: Decimal = Decimal(10_000)
+    tz_max_days: int = 7
+    """Largest gap in days between day_from and day_to for which `tz` is accepted."""
+    fault_seed: int = 0
+    state_file: Path | None = None
+    """Where the account is saved after every change, if anywhere."""
+
+
+@dataclass
+class Sandbox:
+    """Everything one running sandbox holds; reachable as `app[SANDBOX_KEY]`."""
+
+    account: Account
+    token: str
+    config: SandboxConfig
+    clock: Clock
+    faults: Faults
+    requests: RequestLog
+    limiter: RateLimiter
+    endpoints: dict[Any, str] = field(default_factory=dict)
+    """Route object → endpoint name, for rate limits, faults and the request log."""
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set on shutdown, so answers held back by added latency do not hold the shutdown up."""
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def changed(self) -> None:
+        """Saves the account when a state file is configured."""
+        if self.config.state_file is not None:
+            self.account.save(self.config.state_file, saved_at=self.now().isoformat())
+
+
+SANDBOX_KEY = web.AppKey("sandbox", Sandbox)
+
