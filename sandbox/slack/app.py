@@ -56,10 +56,14 @@ def create_app(
     async def attach(_: web.Application) -> None:
         await standin.attach()
 
+    async def closing(_: web.Application) -> None:
+        await standin.closing()
+
     async def detach(_: web.Application) -> None:
         await standin.detach()
 
     app.on_startup.append(attach)
+    app.on_shutdown.append(closing)
     app.on_cleanup.append(detach)
     webapi.add_routes(app)
     page.add_routes(app)

@@ -138,6 +138,7 @@ class SlackStandIn:
         self.revision = 0
         self._change: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
         self._session: aiohttp.ClientSession | None = None
         self.sync = _Blocking(self)
 
@@ -145,6 +146,13 @@ class SlackStandIn:
 
     async def attach(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._closing = False
+
+    @on_home_loop
+    async def closing(self) -> None:
+        """Lets long polls answer now, so a page left open does not hold up shutdown."""
+        self._closing = True
+        self._changed()
 
     async def detach(self) -> None:
         if self._session is not None:
@@ -802,8 +810,9 @@ class SlackStandIn:
     async def wait_for_change(self, since: int, timeout: float) -> int:
         """The revision once it passes `since`, or the current one after `timeout` (long polling)."""
         try:
-            return await self._wait_until(lambda: self.revision if self.revision > since else None,
-                                          timeout, "no change")
+            return await self._wait_until(
+                lambda: self.revision if self.revision > since or self._closing else None, timeout, "no change"
+            )
         except TimeoutError:
             return self.revision
 

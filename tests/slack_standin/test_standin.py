@@ -11,9 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import shutil
+
 import aiohttp
 import pytest
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,7 +35,11 @@ BUTTONS = [
         "block_id": "proposal",
         "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": "Approve"}, "style": "primary",
-             "action_id": "approve", "value": "proposal-1"},
+             "action_id": "approve", "value": "proposal-1",
+             "confirm": {"title": {"type": "plain_text", "text": "Raise the budget?"},
+                         "text": {"type": "mrkdwn", "text": "Raise *Campaign A* to $150"},
+                         "confirm": {"type": "plain_text", "text": "Raise it"},
+                         "deny": {"type": "plain_text", "text": "Not now"}}},
             {"type": "button", "text": {"type": "plain_text", "text": "Reject"}, "style": "danger",
              "action_id": "reject", "value": "proposal-1"},
         ],
@@ -119,6 +127,46 @@ def client(served) -> AsyncWebClient:
 def wired(standin: SlackStandIn, bot: Bot) -> SlackStandIn:
     standin.bot_url = bot.url
     return standin
+
+
+async def serve_on_this_loop(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@pytest.fixture
+async def bolt_bot(served) -> AsyncIterator[SlackStandIn]:
+    """A small Bolt app (not the project's bot) behind the stand-in, to pin what Bolt accepts."""
+    server, standin = served
+    bolt = AsyncApp(client=AsyncWebClient(token=TOKEN, base_url=server.url + "/api/"), signing_secret=SECRET)
+
+    @bolt.command("/budget")
+    async def budget(ack, respond, say):
+        await ack()
+        await say(text="Proposal", blocks=BUTTONS)
+        await respond("Posted a proposal")
+
+    @bolt.action("approve")
+    async def approve(ack, respond, body):
+        await ack()
+        await respond(replace_original=True, text=f"Approved by <@{body['user']['id']}>")
+
+    @bolt.event("app_home_opened")
+    async def home(event, client):
+        await client.views_publish(user_id=event["user"], view={
+            "type": "home", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "Budget dashboard"}}]})
+
+    async def events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    runner, url = await serve_on_this_loop(app)
+    standin.bot_url = url + "/slack/events"
+    yield standin
+    await runner.cleanup()
 
 
 # ---------- Web API ----------
@@ -549,6 +597,12 @@ async def test_page_and_state_endpoint(served, client, standin):
         assert [m["text"] for m in later["messages"]] == ["for Vic", "news"]
 
 
+async def test_shutting_down_answers_open_long_polls(standin):
+    polling = asyncio.create_task(standin.wait_for_change(standin.revision + 1000, timeout=30))
+    await standin.closing()
+    assert await asyncio.wait_for(polling, 5) == standin.revision
+
+
 async def test_page_composer_reports_a_failing_bot(served, wired, bot):
     async def crash(_: Received) -> web.Response:
         return web.Response(status=500)
@@ -559,3 +613,64 @@ async def test_page_composer_reports_a_failing_bot(served, wired, bot):
                              json={"user_id": "U0APPROVER", "text": "/budget health"}) as response:
             answer = await response.json()
     assert (answer["ok"], answer["status"], answer["error"]) == (False, 500, "http_500")
+
+
+# ---------- with Bolt, and in a browser ----------
+
+
+async def test_bolt_accepts_commands_clicks_and_events_and_refuses_forgeries(bolt_bot):
+    mark = bolt_bot.mark()
+    assert (await bolt_bot.send_command("propose")).ok
+    proposal = await bolt_bot.wait_for_message(lambda m: m.text == "Proposal", since=mark)
+    note = await bolt_bot.wait_for_message(lambda m: m.via == "response_url", since=mark)
+    assert (note.text, note.visible_to) == ("Posted a proposal", "U0APPROVER")
+
+    assert (await bolt_bot.click(proposal.ts, "approve")).ok
+    approved = await bolt_bot.wait_for_message(lambda m: m.ts == proposal.ts and m.edited, since=mark)
+    assert approved.text == "Approved by <@U0APPROVER>"
+
+    assert (await bolt_bot.open_home("U0VIEWER")).ok
+    await bolt_bot.wait_for_call("views.publish")
+    assert bolt_bot.home("U0VIEWER").blocks[0]["text"]["text"] == "Budget dashboard"
+
+    body = "command=%2Fbudget&text=propose"
+    forged = await bolt_bot.send_raw(body, bolt_bot.signed_headers(body, secret="guessed"))
+    stale = await bolt_bot.send_raw(body, bolt_bot.signed_headers(body, timestamp=int(time.time()) - 600))
+    assert (forged.status, stale.status) == (401, 401)
+
+
+async def launch_chromium(playwright):
+    try:
+        return await playwright.chromium.launch()
+    except Exception:
+        system = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        if system is None:
+            pytest.skip("no Chromium for Playwright on this machine")
+        return await playwright.chromium.launch(executable_path=system, args=["--no-sandbox"])
+
+
+@pytest.mark.browser
+async def test_page_runs_a_command_and_a_confirmed_click(served, bolt_bot):
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        browser = await launch_chromium(playwright)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(10_000)
+            await page.goto(served[0].url + "/")
+            await page.fill("#composer", "/budget propose")
+            await page.press("#composer", "Enter")
+            message = page.locator(".message[data-ephemeral=false]", has_text="Campaign A")
+            await message.get_by_role("button", name="Approve").click()
+            await page.locator("#confirm-dialog").get_by_text("Raise Campaign A to $150").wait_for()
+            await page.click("#confirm-ok")
+            await page.locator(".message", has_text="Approved by @Alex").wait_for()
+            ephemeral = page.locator(".message[data-ephemeral=true]")
+            await ephemeral.get_by_text("Posted a proposal").wait_for()
+            assert await ephemeral.locator(".ephemeral-note").all_inner_texts() == ["Only visible to you"]
+
+            await page.select_option("#user-switcher", "U0VIEWER")
+            await page.locator(".message", has_text="Approved by").wait_for()
+            assert await page.locator(".message[data-ephemeral=true]").count() == 0
+        finally:
+            await browser.close()
