@@ -9,6 +9,11 @@ from urllib.parse import urlencode
 from sandbox.slack.model import Message, User, View, Workspace
 
 
+def escape(text: str) -> str:
+    """Slack escapes these three in text it sends an app, slash command text included."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def form(fields: dict[str, Any]) -> str:
     """Form-encodes a slash command, the way Slack posts it."""
     return urlencode({key: "" if value is None else value for key, value in fields.items()})
@@ -39,7 +44,7 @@ def slash_command(
         "user_id": user.id,
         "user_name": user.name,
         "command": command,
-        "text": text,
+        "text": escape(text),
         "api_app_id": ws.app_id,
         "is_enterprise_install": "false",
         "response_url": response_url,

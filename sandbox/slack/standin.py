@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import inspect
 import itertools
 import json
 import secrets
@@ -116,7 +117,7 @@ class SlackStandIn:
         self.ack_timeout = ACK_TIMEOUT
         self.trigger_ttl = TRIGGER_TTL
 
-        people = [u if isinstance(u, User) else User(**u) for u in (users or DEFAULT_USERS)]
+        people = [u if isinstance(u, User) else User(**u) for u in (DEFAULT_USERS if users is None else users)]
         if not people:
             raise ValueError("the stand-in needs at least one user")
         self.people: list[User] = people
@@ -605,7 +606,8 @@ class SlackStandIn:
                            channel_id: str | None = None, command: str | None = None) -> Ack:
         """Sends `/budget <text>` as `user_id`; returns when the bot acks.
 
-        A body in the ack (Bolt's `ack("…")`) shows up as an ephemeral to the user, as in Slack.
+        As in Slack, `&`, `<` and `>` in the text reach the bot escaped, and a body in the ack
+        (Bolt's `ack("…")`) shows up as an ephemeral to the user.
         """
         fields = self.command_form(text, user_id=user_id, channel_id=channel_id, command=command)
         ack = await self._send_signed("command", payloads.form(fields), FORM)
@@ -846,7 +848,7 @@ class _Blocking:
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self._standin, name)
-        if not asyncio.iscoroutinefunction(method):
+        if not inspect.iscoroutinefunction(method):
             raise AttributeError(f"{name} is not a coroutine method; call it on the stand-in itself")
 
         def call(*args: Any, **kwargs: Any) -> Any:

@@ -348,6 +348,11 @@ async def test_slash_command_is_signed_and_shaped_like_slack(wired, bot):
     assert form["response_url"].startswith(wired.base_url + "/response/")
 
 
+async def test_command_text_arrives_escaped_as_slack_sends_it(wired, bot):
+    await wired.send_command("status Shoes & <Bags>")
+    assert (await bot.next()).form()["text"] == "status Shoes &amp; &lt;Bags&gt;"
+
+
 async def test_button_click_sends_block_actions_with_the_message(client, wired, bot):
     posted = await client.chat_postMessage(channel="C0BUDGET", text="Proposal", blocks=BUTTONS)
     ack = await wired.click(posted["ts"], "approve", user_id="U0APPROVER")

@@ -393,6 +393,7 @@ function renderMessage(message) {
     "data-user": message.user,
     "data-ephemeral": String(message.ephemeral),
     "data-via": message.via,
+    "data-bot": String(Boolean(isBot)),
   },
     el("div", { class: "avatar", "aria-hidden": "true", text: (author || "?").slice(0, 1).toUpperCase() }),
     el("div", { class: "message-body" },
