@@ -20,7 +20,7 @@ from sandbox.adplatform.simulation import SpendProfile
 FORMATS = ("[OnClick (Popunder)]", "[Classic Push]", "[In-Page Push]", "[Interstitial]", "[Survey]", "[Telegram Ads]")
 GEOS = ("US", "BR", "MX", "DE", "IN", "ID", "ES", "PT", "FR", "TH")
 DEVICES = ("Android", "iOS", "Desktop")
-ACTIVE_LIMITS = (30, 50, 75, 100, 150, 200, 300, 500)
+ACTIVE_LIMITS = (20, 30, 40, 50, 75, 100, 150, 200)
 OTHER_LIMITS = (20, 50, 100, 150, 500, 2000)
 JITTER = Decimal("0.1")
 
@@ -74,7 +74,7 @@ def _profile(behaviour: str, quality: str, limit: Decimal | None, rate_model: st
         assert limit is not None
         demand, pace = limit * _amount(rng, 0.25, 0.6), Decimal("0.9")
     else:
-        demand, pace = _amount(rng, 40, 250), Decimal(1)
+        demand, pace = _amount(rng, 30, 150), Decimal(1)
     cpa = None if quality == "dud" else _amount(rng, *CPA_RANGES[quality])
     clicky = rate_model in ("cpc", "scpc")
     return SpendProfile(

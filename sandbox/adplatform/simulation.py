@@ -138,6 +138,8 @@ def simulate_day(
     end = min(start + DAY, upto)
     if end <= start:
         return None
+    if all(setting.status != WORKING for setting in settings):
+        return IDLE
     segments = []
     for index, setting in enumerate(settings):
         until = settings[index + 1].since if index + 1 < len(settings) else end

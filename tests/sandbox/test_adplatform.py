@@ -76,7 +76,7 @@ def exact_account() -> Account:
     )
     account.record(101, date(2025, 9, 27), spent="40", impressions=20_000, conversions=4)
     account.record(101, date(2025, 9, 28), spent="45.5", impressions=25_000, conversions=5)
-    account.record(102, date(2025, 9, 28), spent="12.345", impressions=5_000, clicks=100)
+    account.record(102, date(2025, 9, 28), spent="12.345", impressions=377, clicks=87)
     return account
 
 
@@ -380,11 +380,12 @@ def test_statistics_by_campaign_sum_the_days_as_worked_by_hand(launch: Launch) -
     assert (alpha["spent"], alpha["money"], alpha["impressions"], alpha["conversions"]) == (85.5, 85.5, 45_000, 9)
     assert (alpha["cpa"], alpha["cpm"], alpha["cr"], alpha["daily_amount"], alpha["win_rate"]) == (9.5, 1.9, 0.02, 50, "0.0650")
     assert (alpha["profit"], alpha["roi"]) == (-85.5, -100.0)
-    assert (beta["spent"], beta["clicks"], beta["cpc"], beta["ctr"], beta["cpa"]) == (12.345, 100, 0.123, 2.0, 0.0)
+    # Percentages are cut, not rounded, as in the recording (87 clicks of 377 impressions: 23.07).
+    assert (beta["spent"], beta["clicks"], beta["cpc"], beta["ctr"], beta["cpa"]) == (12.345, 87, 0.142, 23.07, 0.0)
     assert (beta["daily_amount"], beta["win_rate"], beta["total_amount"]) == (0, "-", 0)
     totals = body["totals"]
-    assert (totals["spent"], totals["impressions"], totals["clicks"], totals["conversions"]) == (97.845, 50_000, 100, 9)
-    assert (totals["cpa"], totals["cr"], totals["spent_with_vat"]) == (10.872, 9.0, 0.0)
+    assert (totals["spent"], totals["impressions"], totals["clicks"], totals["conversions"]) == (97.845, 45_377, 87, 9)
+    assert (totals["cpa"], totals["cr"], totals["spent_with_vat"]) == (10.872, 10.34, 0.0)
 
 
 def test_statistics_group_by_day_adds_date_time(launch: Launch) -> None:
