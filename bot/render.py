@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -175,10 +176,10 @@ def campaign_pick_list(lookup: CampaignLookup) -> Message:
 
 def alert(change: AlertChange) -> Message:
     if change.kind is ChangeKind.RESOLVED:
-        return _message(f"Resolved: {change.summary}", [_section(f":white_check_mark: *Resolved:* {escape(change.summary)}")])
+        return _message(f"Resolved: {escape(change.summary)}", [_section(f":white_check_mark: *Resolved:* {escape(change.summary)}")])
     icon = SEVERITY_ICON.get(change.severity, ":warning:")
     head = "Worse" if change.kind is ChangeKind.WORSENED else "Needs attention"
-    return _message(f"{head}: {change.summary}", [_section(f"{icon} *{head}:* {escape(change.summary)}")])
+    return _message(f"{head}: {escape(change.summary)}", [_section(f"{icon} *{head}:* {escape(change.summary)}")])
 
 
 def check_done(result: CheckResult, user: str | None = None) -> Message:
@@ -195,12 +196,14 @@ def check_done(result: CheckResult, user: str | None = None) -> Message:
 
 
 def api_error(exc: PropellerAdsError, *, doing: str) -> Message:
-    text = f"Could not {doing}: {exc.summary()}"
-    return _message(text, [_section(f":x: {escape(text)}")])
+    text = escape(f"Could not {doing}: {exc.summary()}")
+    return _message(text, [_section(f":x: {text}")])
 
 
 def notice(text: str) -> Message:
-    return _message(text, [_section(escape(text))])
+    """A plain line; outside text in it is escaped, user mentions keep working."""
+    safe = _mentions_kept(text)
+    return _message(safe, [_section(safe)])
 
 
 def usage(unknown: str | None = None) -> Message:
@@ -265,8 +268,8 @@ def proposal_outcome(p: Proposal, decision: Decision | None = None) -> Message:
     """The proposal's message once decided: buttons gone, the outcome and who decided."""
     words = decision.message if decision else _state_words(p)
     icon = {"applied": ":white_check_mark:", "rejected": ":no_entry_sign:"}.get(p.state, ":information_source:")
-    text = f"Proposal #{p.id} ({p.campaign_name}): {words}"
-    return _message(escape(text), _proposal_blocks(p, outcome=f"{icon} {_mentions_kept(words)}"))
+    text = f"Proposal #{p.id} ({escape(p.campaign_name)}): {_mentions_kept(words)}"
+    return _message(text, _proposal_blocks(p, outcome=f"{icon} {_mentions_kept(words)}"))
 
 
 def _state_words(p: Proposal) -> str:
@@ -275,9 +278,12 @@ def _state_words(p: Proposal) -> str:
     return f"{p.state.replace('_', ' ').capitalize()}{who}{detail}."
 
 
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+
+
 def _mentions_kept(text: str) -> str:
-    """Escapes text but keeps the bot's own <@U…> mentions working."""
-    return escape(text).replace("&lt;@", "<@").replace("&gt;", ">")
+    """Escapes text but keeps user mentions (<@U…>) working."""
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
 
 
 def proposals_list(proposals: Sequence[Proposal]) -> Message:

@@ -22,7 +22,7 @@ async def budget_command(ack: Any, command: dict[str, Any], respond: Any, contex
     # Ack first and empty: the ad API may take seconds, Slack waits three.
     await ack()
     ctx = budget(context)
-    words = (command.get("text") or "").split()
+    words = _unescape(command.get("text") or "").split()
     verb, rest = (words[0].lower(), " ".join(words[1:])) if words else ("help", "")
     user = command.get("user_id", "")
 
@@ -50,6 +50,11 @@ async def budget_command(ack: Any, command: dict[str, Any], respond: Any, contex
         await respond(**render.usage(), response_type="ephemeral")
     else:
         await respond(**render.usage(unknown=" ".join(words)[:100]), response_type="ephemeral")
+
+
+def _unescape(text: str) -> str:
+    """Slack escapes &, < and > in command text; campaign names are matched on the real characters."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 async def _history(ctx: Any, query: str) -> dict[str, Any]:

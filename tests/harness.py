@@ -1,0 +1,145 @@
+"""The whole bot over real HTTP on 127.0.0.1: sandbox ad platform, Slack stand-in, and the bot between them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.runtime import Runtime
+from bot.server import build_web_app
+from bot.settings import Settings
+from sandbox.adplatform import SANDBOX_KEY, Account, Campaign, Sandbox, SandboxConfig, start_sandbox
+from sandbox.serving import BackgroundServer
+from sandbox.slack import SlackStandIn, start_standin
+
+T = TypeVar("T")
+
+API_TOKEN = "pa-token-" + secrets.token_hex(8)
+BOT_TOKEN = "xoxb-test-" + secrets.token_hex(8)
+SIGNING_SECRET = "signing-" + secrets.token_hex(12)
+CHANNEL = "C0BUDGET"
+APPROVER = "U0APPROVER"
+VIEWER = "U0VIEWER"
+POSTGRES_URL = os.environ.get("BUDGET_BOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+# A rule set that gives the exact account below one increase and one decrease.
+CPA_RULE = {"name": "cpa-target", "target_cpa": Decimal("10"), "window_days": 7}
+
+
+def exact_account(today: date, *, balance: str = "5000.00") -> Account:
+    """A small account whose figures a test can work out by hand.
+
+    Over the 7 days before `today`:
+    - 101 "Winner & Co <US>": daily budget 100, spends 90 a day (90% used), 88 conversions:
+      CPA 630 / 88 = 7.16 beats 10 × 0.8 → increase by 20% to 120.00.
+    - 102 "Loser DE": daily budget 200, spends 150 a day, 7 conversions: CPA 150 → decrease to 160.00.
+    - 103 "Steady FR": daily budget 50, spends 20 a day, 14 conversions: CPA 10 → nothing.
+    - 104 paused; 105 working without a daily budget (spends 5 a day): never proposed.
+    Health: balance 5,000.00, total daily budget 350.00, nothing at risk, 7-day spend 1,855.00,
+    runway 5000 / 265 = 18.8 days, budget covered 5000 / 350 = 14.2 days.
+    """
+    account = Account(
+        balance=Decimal(balance),
+        campaigns=[
+            Campaign(id=101, name="Winner & Co <US>", limit_daily_amount=Decimal("100.00")),
+            Campaign(id=102, name="Loser DE", limit_daily_amount=Decimal("200.00")),
+            Campaign(id=103, name="Steady FR", limit_daily_amount=Decimal("50.00")),
+            Campaign(id=104, name="Paused BR", status=7, limit_daily_amount=Decimal("80.00")),
+            Campaign(id=105, name="Unlimited MX", limit_daily_amount=None),
+        ],
+    )
+    for back in range(1, 9):
+        day = today - timedelta(days=back)
+        account.record(101, day, spent=Decimal("90"), impressions=9000, conversions=13 if back % 2 else 12)
+        account.record(102, day, spent=Decimal("150"), impressions=15000, conversions=1)
+        account.record(103, day, spent=Decimal("20"), impressions=2000, conversions=2)
+        account.record(105, day, spent=Decimal("5"), impressions=500, conversions=0)
+    return account
+
+
+@dataclass
+class Stack:
+    """Everything running, with handles a test needs."""
+
+    ads: BackgroundServer
+    slack_server: BackgroundServer
+    slack: SlackStandIn
+    bot: BackgroundServer | None
+    runtime: Runtime
+    settings: Settings
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.ads.app[SANDBOX_KEY]
+
+    @property
+    def api_url(self) -> str:
+        return self.ads.url + "/v5"
+
+    def on_bot(self, fn: Callable[[], Awaitable[T]], timeout: float = 60) -> T:
+        """Runs a coroutine on the bot's own event loop (its store and clients live there)."""
+        assert self.bot is not None
+        return self.bot.call(fn, timeout)
+
+    def requests(self, method: str, path_part: str = "") -> list[Any]:
+        return [r for r in self.sandbox.requests.entries() if r.method == method and path_part in r.path]
+
+
+def bot_settings(api_url: str, slack_url: str, db_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "propellerads_api_token": API_TOKEN,
+        "propellerads_base_url": api_url,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack_url.rstrip("/") + "/api/",
+        "channel": CHANNEL,
+        "approvers": [APPROVER],
+        "database_url": db_url,
+        "api_timeout_seconds": 10,
+        "rate_limit_max_wait_seconds": 5,
+        "snapshot_ttl_seconds": 0,
+        "reconcile_after_seconds": 0,
+        "rules": [CPA_RULE],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextmanager
+def running_stack(
+    tmp_path: Path,
+    *,
+    account: Account | None = None,
+    sandbox_config: SandboxConfig | None = None,
+    clock: Callable[[], datetime] | None = None,
+    schedule: bool = False,
+    db_url: str | None = None,
+    start_bot: bool = True,
+    **settings: Any,
+) -> Iterator[Stack]:
+    """Starts the sandbox, the Slack stand-in and (unless told not to) the bot in HTTP mode."""
+    now = (clock or (lambda: datetime.now(timezone.utc)))()
+    config = sandbox_config or SandboxConfig(rate_limits={"statistics": None})
+    ads = start_sandbox(account or exact_account(now.date()), token=API_TOKEN, config=config)
+    slack_server, slack = start_standin(bot_url=None, signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, channel_id=CHANNEL)
+    bot_server = None
+    try:
+        url = db_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        resolved = bot_settings(ads.url + "/v5", slack_server.url, url, **settings)
+        runtime = Runtime.build(resolved, clock=clock) if clock else Runtime.build(resolved)
+        if start_bot:
+            bot_server = BackgroundServer(build_web_app(runtime, schedule=schedule)).start()
+            slack.bot_url = bot_server.url + "/slack/events"
+        yield Stack(ads, slack_server, slack, bot_server, runtime, resolved)
+    finally:
+        if bot_server is not None:
+            bot_server.stop()
+        slack_server.stop()
+        ads.stop()
