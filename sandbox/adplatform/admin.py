@@ -1,7 +1,4 @@
-"""Admin routes under /_sandbox for tests and demos: faults, the request log, campaign state, balance, clock, limits.
-
-They need no token, are not rate limited and are not logged.
-"""
+"""Admin routes under /_sandbox for tests and demos (no token, no rate limit, not logged): faults, log, state."""
 
 from __future__ import annotations
 
@@ -63,7 +60,11 @@ async def admin_campaign(request: web.Request) -> web.Response:
         | {
             "spent_today": str(today.spent) if today else "0.000",
             "history": [
-                {"since": s.since.isoformat(), "status": s.status, "limit_daily_amount": None if s.limit is None else str(s.limit)}
+                {
+                    "since": s.since.isoformat(),
+                    "status": s.status,
+                    "limit_daily_amount": None if s.limit is None else str(s.limit),
+                }
                 for s in sandbox.account.settings_history(campaign_id)
             ],
         }

@@ -81,8 +81,11 @@ def serve(
     *,
     config: SandboxConfig | None = None,
 ) -> None:
-    """Runs the sandbox until interrupted (Ctrl-C). With `state_file` the account is loaded from it if it exists,
-    else seeded and written there, and saved after every change; `speed` 60 makes a real second a sandbox minute."""
+    """Runs the sandbox on host:port until interrupted (Ctrl-C), printing one line once it listens.
+
+    With `state_file` the account is loaded from it when it exists, else seeded and written there, and
+    saved after every change and on exit. `speed` 60 makes a real second a sandbox minute.
+    """
     path = Path(state_file) if state_file else None
     origin = utc_now()
     account = None
@@ -103,8 +106,9 @@ def serve(
         sandbox.changed()
 
     app.on_cleanup.append(save_on_exit)
+    pace = f", time x{speed:g}" if speed != 1 else ""
     banner = (
-        f"PropellerAds sandbox on http://{host}:{port}{API_PREFIX} (token {token!r}, {len(account.campaigns)} campaigns"
-        f"{f', {speed:g}x time' if speed != 1 else ''}); admin at {ADMIN_PREFIX}/. Ctrl-C stops it."
+        f"PropellerAds sandbox on http://{host}:{port}{API_PREFIX} "
+        f"(token {token!r}, {len(account.campaigns)} campaigns{pace}); admin at {ADMIN_PREFIX}/. Ctrl-C stops it."
     )
     web.run_app(app, host=host, port=port, access_log=None, print=lambda *_: print(banner, flush=True))

@@ -36,7 +36,7 @@ class SpeedClock:
 
 
 class ManualClock:
-    """A clock that only moves when told to; usable both as the sandbox clock and, via `timestamp`, as a rate-limit clock."""
+    """A clock that only moves when told to: the sandbox clock, and via `timestamp` a rate-limit clock."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:

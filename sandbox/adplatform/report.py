@@ -20,7 +20,6 @@ NOT_A_CHOICE = "The value you selected is not a valid choice."
 TZ_WEEKLY_ONLY = "Time zone is available only in the weekly period."
 _TZ = re.compile(r"^[+-]\d{2}:?\d{2}$")
 _HUNDREDTH = Decimal("0.01")
-_ZERO = Decimal(0)
 
 
 class FieldErrors(Exception):

@@ -73,7 +73,8 @@ def launch(clock: ManualClock, relaxed: Callable[..., SandboxConfig]) -> Iterato
         timeout: float = 10.0,
         **kwargs: object,
     ) -> Running:
-        server = start_sandbox(account, token=token, config=config or relaxed(), clock=clock, **kwargs)  # type: ignore[arg-type]
+        config = config or relaxed()
+        server = start_sandbox(account, token=token, config=config, clock=clock, **kwargs)  # type: ignore[arg-type]
         running = Running(
             server=server,
             api=httpx.Client(
