@@ -151,6 +151,26 @@ def socket(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     asyncio.run(run())
 
 
+@app.command()
+@one_line_errors
+def demo(
+    port: int = typer.Option(8000, help="Port of the page to open in a browser."),
+    campaigns: int = typer.Option(30, min=1, max=10_000, help="Campaigns in the sandbox account."),
+    speed: float = typer.Option(60.0, min=1, max=3600, help="Sandbox seconds per real second, so spend moves."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run everything locally: sandbox PropellerAds, a Slack stand-in in the browser, and the bot."""
+    from bot.demo import main as run_demo
+
+    _setup_logging(verbose) if verbose else logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        run_demo(port, campaigns, speed, lambda line: typer.echo(line))
+    except OSError as exc:
+        if exc.errno in (98, 48):  # address in use, Linux and macOS
+            raise ConfigError(f"port {port} is taken; pick another with --port") from None
+        raise
+
+
 @app.command("sandbox")
 @one_line_errors
 def sandbox_command(
