@@ -1,0 +1,157 @@
+"""`budget-bot check` as a user runs it, against the sandbox over HTTP: exact figures and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.adplatform import SANDBOX_KEY, Account, Campaign, RateLimit, SandboxConfig, start_sandbox
+from sandbox.serving import BackgroundServer
+
+TOKEN = "cli-test-token-7f3a9"
+ROOT = Path(__file__).parents[2]
+
+
+def big_account() -> Account:
+    """Hundreds of campaigns, figures chosen to add up by hand.
+
+    Working with a limit: 200 × 20.00 + 50 × 30.00 + 1,500.00 (9001) + 2,000.00 (9002) = 9,000.00.
+    Working without a limit: 9101-9103. Paused: 100 × 5,000.00, which must not count.
+    Balance 12,000.00: 10% is 1,200.00, so 9001 (12.5%) and 9002 (16.7%) are HIGH, nothing CRITICAL;
+    it covers 12,000 / 9,000 = 1.3 days of budget (< 3) → LOW_BALANCE.
+    Spend: 9001 spent 1,000.00 on each of the last 7 days → runway 12,000 / 1,000 = 12.0 days.
+    255 working campaigns are 3 pages of 100.
+    """
+    campaigns = [Campaign(id=1000 + i, name=f"Small {i}", limit_daily_amount=Decimal("20.00")) for i in range(200)]
+    campaigns += [Campaign(id=2000 + i, name=f"Medium {i}", limit_daily_amount=Decimal("30.00")) for i in range(50)]
+    campaigns += [
+        Campaign(id=9001, name="Big spender", limit_daily_amount=Decimal("1500.00")),
+        Campaign(id=9002, name="Bigger spender", limit_daily_amount=Decimal("2000.00")),
+    ]
+    campaigns += [Campaign(id=9101 + i, name=f"No limit {i}", limit_daily_amount=None) for i in range(3)]
+    campaigns += [Campaign(id=5000 + i, name=f"Paused {i}", status=7, limit_daily_amount=Decimal("5000")) for i in range(100)]
+    account = Account(balance=Decimal("12000.00"), campaigns=campaigns)
+    today = datetime.now(timezone.utc).date()
+    for back in range(1, 8):
+        account.record(9001, today - timedelta(days=back), spent=Decimal("1000"), impressions=100_000, conversions=50)
+    return account
+
+
+@pytest.fixture
+def ads() -> Iterator[BackgroundServer]:
+    # One statistics call per 2-second window, so a real 429 clears within the client's wait.
+    config = SandboxConfig(rate_limits={"statistics": RateLimit(1, window=2.0)})
+    server = start_sandbox(big_account(), token=TOKEN, config=config)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_check(ads_url: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PROPELLERADS_", "BUDGET_BOT_"))}
+    environment.update({"PROPELLERADS_BASE_URL": ads_url + "/v5", "PROPELLERADS_API_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)})
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", *extra],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_json_reads_every_page_and_waits_out_the_first_429(ads: BackgroundServer) -> None:
+    sandbox = ads.app[SANDBOX_KEY]
+    # Spend the statistics window first, so the check's own first statistics call meets a real 429.
+    spent = httpx.get(
+        ads.url + "/v5/adv/statistics",
+        params={"day_from": "2020-01-01", "day_to": "2020-01-02", "group_by[]": "campaign_id"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert spent.status_code == 200
+    sandbox.requests.clear()
+
+    done = run_check(ads.url, "--json")
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["account_balance"] == "12000.00"
+    assert report["total_daily_budget"] == "9000.00"
+    assert report["active_campaigns"] == 255
+    assert [c["id"] for c in report["unlimited_campaigns"]] == [9101, 9102, 9103]
+    assert {(c["id"], c["daily_budget"], c["risk_level"]) for c in report["campaigns_at_risk"]} == {
+        (9001, "1500.00", "HIGH"),
+        (9002, "2000.00", "HIGH"),
+    }
+    assert report["budget_days"] == 1.3
+    assert report["runway_days"] == 12.0
+    codes = [r["code"] for r in report["recommendations"]]
+    assert "LOW_BALANCE" in codes and "LOW_RUNWAY" not in codes
+    low = next(r for r in report["recommendations"] if r["code"] == "LOW_BALANCE")
+    assert "add at least 15,000.00" in low["message"]  # 3 × 9,000 − 12,000
+
+    statistics = sandbox.requests.entries(endpoint="statistics")
+    assert [r.status for r in statistics] == [429, 200], "one statistics call plus the retry"
+    assert [r.status for r in sandbox.requests.entries(endpoint="campaigns")] == [200, 200, 200]
+    assert sandbox.requests.count(endpoint="balance") == 1
+
+
+def test_check_prints_tables_for_people(ads: BackgroundServer) -> None:
+    done = run_check(ads.url)
+    assert done.returncode == 0, done.stderr
+    assert "12,000.00" in done.stdout and "9,000.00" in done.stdout
+    assert "LOW_BALANCE" in done.stdout and "Bigger spender" in done.stdout
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str], code: int) -> str:
+    assert done.returncode == code, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("budget-bot: error: ")
+    assert TOKEN not in done.stderr
+    return lines[0]
+
+
+def test_missing_token_is_one_line_naming_it(ads: BackgroundServer) -> None:
+    line = _one_line_error(run_check(ads.url, PROPELLERADS_API_TOKEN=""), 2)
+    assert "PROPELLERADS_API_TOKEN is not set" in line
+
+
+def test_refused_token_is_one_line(ads: BackgroundServer) -> None:
+    line = _one_line_error(run_check(ads.url, PROPELLERADS_API_TOKEN="wrong-token"), 1)
+    assert "refused the API token (401)" in line
+
+
+def test_forbidden_read_is_one_line_with_the_apis_words(ads: BackgroundServer) -> None:
+    ads.app[SANDBOX_KEY].faults.fail_next("GET", "/adv/balance", status=403, body='{"errors":["Access denied."]}')
+    line = _one_line_error(run_check(ads.url), 1)
+    assert "denied permission (403) on GET /adv/balance: Access denied." in line
+
+
+def test_rate_limit_that_never_clears_gives_up_in_bounded_time(ads: BackgroundServer) -> None:
+    ads.app[SANDBOX_KEY].faults.fail_next("GET", "/adv/statistics", status=429, times=50)
+    line = _one_line_error(run_check(ads.url, BUDGET_BOT_RATE_LIMIT_MAX_WAIT_SECONDS="5"), 1)
+    assert "rate limit hit (429) on GET /adv/statistics: You exceeded the rate limit" in line
+    assert ads.app[SANDBOX_KEY].requests.count(endpoint="statistics") == 4  # the client's bounded attempts
+
+
+def test_malformed_body_is_one_line(ads: BackgroundServer) -> None:
+    ads.app[SANDBOX_KEY].faults.fail_next("GET", "/adv/campaigns", malformed=True)
+    line = _one_line_error(run_check(ads.url), 1)
+    assert "malformed answer" in line and "GET /adv/campaigns" in line
+
+
+def test_unreachable_api_is_one_line(tmp_path: Path) -> None:
+    line = _one_line_error(run_check("http://127.0.0.1:9", BUDGET_BOT_API_TIMEOUT_SECONDS="2"), 1)
+    assert "unreachable" in line
