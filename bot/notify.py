@@ -75,6 +75,7 @@ class Notifier:
 
     async def post_check(self, result: CheckResult, *, with_summary: bool) -> None:
         """Everything a check has to say in the channels, in reading order."""
+        await self.post_decisions(result.reconciled)
         if with_summary and result.report is not None:
             await self.post_summary(result.report, title="Budget health check")
         await self.post_alerts(result.alerts)

@@ -71,7 +71,7 @@ class Runtime:
     async def start(self, *, schedule: bool = True) -> None:
         """Migrates the store, finishes what a previous process left mid-apply, starts the schedule."""
         await self.store.migrate()
-        await self.notifier.post_decisions(await self.service.reconcile())
+        await self.notifier.post_decisions(await self.service.reconcile_quietly())
         if schedule:
             self.scheduler = build_scheduler(self.jobs)
             self.scheduler.start()

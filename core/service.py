@@ -93,6 +93,8 @@ class CheckResult:
     kept: list[Proposal] = field(default_factory=list)
     expired: list[Proposal] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    reconciled: list[tuple[Decision, list[AlertChange]]] = field(default_factory=list)
+    """Proposals a stopped process had left mid-apply, finished by this check."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ class BudgetService:
         result = CheckResult()
         now = self.clock()
         result.expired = await self.store.expire_due(now)
-        await self._reconcile_quietly()
+        result.reconciled = await self.reconcile_quietly()
         previous = await self.store.alerts()
         try:
             snap = await self.snapshot(fresh=True)
@@ -288,14 +290,17 @@ class BudgetService:
         return decision, await self._after_write(decision)
 
     async def reconcile(self) -> list[tuple[Decision, list[AlertChange]]]:
+        """Finishes proposals a stopped process left approved or mid-apply; raises if PropellerAds fails."""
         decisions = await self.executor.reconcile()
         return [(d, await self._after_write(d)) for d in decisions]
 
-    async def _reconcile_quietly(self) -> None:
+    async def reconcile_quietly(self) -> list[tuple[Decision, list[AlertChange]]]:
+        """Reconciles, but an unreachable ad platform must not stop a check or a start-up."""
         try:
-            await self.executor.reconcile()
+            return await self.reconcile()
         except PropellerAdsError as exc:
             log.warning("could not reconcile proposals: %s", exc)
+            return []
 
     async def _after_write(self, decision: Decision) -> list[AlertChange]:
         if decision.outcome is Outcome.APPLIED:
