@@ -245,7 +245,7 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
                         style="primary",
                         confirm=ConfirmObject(
                             title="Change the daily budget?",
-                            text=_clip(f"Set the daily budget of {p.campaign_name} from {fmt_money(p.from_amount)} to {fmt_money(p.to_amount)} on PropellerAds.", 300),
+                            text=_clip(f"Set the daily budget of {escape(p.campaign_name)} from {fmt_money(p.from_amount)} to {fmt_money(p.to_amount)} on PropellerAds.", 300),
                             confirm="Apply",
                             deny="Cancel",
                         ),
