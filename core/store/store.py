@@ -205,12 +205,16 @@ class Store:
         self, s: AsyncSession, c: Candidate, now: datetime, ttl: timedelta, outcome: SaveOutcome
     ) -> None:
         since = now - ttl
+        # FOR UPDATE: a click committing between this read and the supersede below would otherwise
+        # have its approval overwritten on PostgreSQL (SQLite's BEGIN IMMEDIATE already serializes).
         recent = (
             await s.scalars(
-                select(ProposalRow).where(
+                select(ProposalRow)
+                .where(
                     ProposalRow.campaign_id == c.campaign_id,
                     (ProposalRow.state.in_((PENDING, *IN_FLIGHT_STATES))) | (ProposalRow.updated_at >= since),
                 )
+                .with_for_update()
             )
         ).all()
         for row in recent:
