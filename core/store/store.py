@@ -188,9 +188,10 @@ class Store:
     ) -> SaveOutcome:
         """Stores a check's candidates as pending proposals.
 
-        An undecided proposal with the same amounts is kept rather than posted again; one with
-        other amounts is superseded. A campaign with a change in flight, one changed by an
-        applied proposal within the time to live, or the same change rejected within it, gets none.
+        An undecided proposal with the same amounts, or with an amount an approver set from the
+        same live budget, is kept rather than posted again; one with other amounts is superseded.
+        A campaign with a change in flight, one changed by an applied proposal within the time to
+        live, or the same change rejected within it, gets none.
         """
         outcome = SaveOutcome()
         for candidate in candidates:
@@ -226,7 +227,8 @@ class Store:
                 return
         pending = next((r for r in recent if r.state == PENDING), None)
         if pending is not None:
-            if (pending.from_amount, pending.to_amount) == (c.from_amount, c.to_amount):
+            same = (pending.from_amount, pending.to_amount) == (c.from_amount, c.to_amount)
+            if same or await _amount_set_by_a_person(s, pending, c):
                 outcome.kept.append(Proposal.of(pending))
                 return
             pending.state = SUPERSEDED
@@ -375,6 +377,16 @@ class Store:
     async def count(self, table: type[Any]) -> int:
         async with self.session() as s:
             return int(await s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def _amount_set_by_a_person(s: AsyncSession, pending: ProposalRow, c: Candidate) -> bool:
+    """An approver edited the amount and the live budget has not moved since: their choice stands."""
+    if pending.from_amount != c.from_amount:
+        return False
+    edited = await s.scalar(
+        select(AuditRow.id).where(AuditRow.proposal_id == pending.id, AuditRow.action == "edited").limit(1)
+    )
+    return edited is not None
 
 
 def _alert(row: AlertRow) -> Alert:
