@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
+from core import failpoints
 from core.errors import NotFoundError, PermissionDeniedError, PropellerAdsError, ValidationError
 from core.models import Campaign
 from core.money import cents, fmt_money
@@ -93,6 +94,7 @@ class Executor:
         )
         if approved is None:
             return await self._not_pending(proposal_id, now)
+        await failpoints.reached(failpoints.AFTER_APPROVAL)
         return await self._apply(approved)
 
     async def reject(self, proposal_id: int, user: str) -> Decision:
@@ -173,6 +175,7 @@ class Executor:
         write_error: PropellerAdsError | None = None
         try:
             await self.api.set_daily_budget(proposal.campaign_id, proposal.to_amount)
+            await failpoints.reached(failpoints.AFTER_PATCH)
         except PermissionDeniedError as exc:
             return await self._finish(proposal, FAILED, f"insufficient permissions: {exc.detail}", error=exc)
         except (ValidationError, NotFoundError) as exc:
@@ -186,6 +189,7 @@ class Executor:
         except PropellerAdsError as exc:
             cause = write_error or exc
             return await self._finish(proposal, MANUAL_REVIEW, f"could not verify the change: {cause.detail}", error=cause)
+        await failpoints.reached(failpoints.AFTER_VERIFY)
         if after.daily_budget is not None and cents(after.daily_budget) == proposal.to_amount:
             return await self._finish(proposal, APPLIED, "verified: the live daily budget matches")
         if write_error is not None:
