@@ -127,8 +127,19 @@ class Executor:
         for proposal in await self.store.proposals([APPROVED, APPLYING]):
             if proposal.updated_at > cutoff:
                 continue
+            # Claim it first, so replicas starting together do not all write it: only the one that
+            # still finds it as listed moves it on (the timestamp moves even on a frozen clock).
+            claimed = await self.store.transition(
+                proposal.id,
+                [proposal.state],
+                proposal.state,
+                now=max(self.clock(), proposal.updated_at + timedelta(microseconds=1)),
+                unchanged_since=proposal.updated_at,
+            )
+            if claimed is None:
+                continue
             log.info("reconciling proposal %s left %s", proposal.id, proposal.state)
-            decisions.append(await self._apply(proposal, resuming=True))
+            decisions.append(await self._apply(claimed, resuming=True))
         return decisions
 
     async def _not_pending(self, proposal_id: int, now: datetime) -> Decision:

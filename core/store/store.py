@@ -278,17 +278,21 @@ class Store:
         now: datetime,
         audit: AuditEntry | None = None,
         not_expired: bool = False,
+        unchanged_since: datetime | None = None,
         **fields: Any,
     ) -> Proposal | None:
         """Moves a proposal between states atomically, with its audit entry in the same transaction.
 
         Returns the updated proposal, or None when it was not in one of `from_states` (another
         click, retry or replica got there first), so exactly one caller wins each transition.
+        `unchanged_since` also requires it untouched since that `updated_at`.
         """
         async with self.session() as s, s.begin():
             conditions = [ProposalRow.id == proposal_id, ProposalRow.state.in_(from_states)]
             if not_expired:
                 conditions.append(ProposalRow.expires_at > now)
+            if unchanged_since is not None:
+                conditions.append(ProposalRow.updated_at == unchanged_since)
             result = await s.execute(
                 update(ProposalRow).where(*conditions).values(state=to_state, updated_at=now, **fields)
             )
