@@ -226,11 +226,12 @@ class Executor:
         outcome = {APPLIED: Outcome.APPLIED, STALE: Outcome.STALE, FAILED: Outcome.FAILED, MANUAL_REVIEW: Outcome.MANUAL_REVIEW}[state]
         who = f"<@{proposal.decided_by}>" if proposal.decided_by else "the bot"
         amounts = f"{fmt_money(proposal.from_amount)} → {fmt_money(proposal.to_amount)}"
+        said = detail.rstrip(".")  # the API's words often end in a full stop of their own
         message = {
             APPLIED: f"Approved by {who} and applied: daily budget {amounts}.",
-            STALE: f"Approved by {who} but not applied: {detail}. The proposal is stale; the next check will look again.",
-            FAILED: f"Approved by {who} but PropellerAds refused the write: {detail}.",
-            MANUAL_REVIEW: f"Approved by {who}; needs manual review: {detail}.",
+            STALE: f"Approved by {who} but not applied: {said}. The proposal is stale; the next check will look again.",
+            FAILED: f"Approved by {who} but PropellerAds refused the write: {said}.",
+            MANUAL_REVIEW: f"Approved by {who}; needs manual review: {said}.",
         }[state]
         if error is not None:
             log.warning("proposal %s ended %s: %s", proposal.id, state, error)
