@@ -56,6 +56,8 @@ class Decision:
     message: str
     write_denied: bool = False
     """PropellerAds refused the write for lack of permission: the channel should hear of it."""
+    api_words: str | None = None
+    """What PropellerAds said when it refused, if it did."""
 
     @property
     def is_private(self) -> bool:
@@ -235,7 +237,13 @@ class Executor:
         }[state]
         if error is not None:
             log.warning("proposal %s ended %s: %s", proposal.id, state, error)
-        return Decision(outcome, final, message, write_denied=isinstance(error, PermissionDeniedError))
+        return Decision(
+            outcome,
+            final,
+            message,
+            write_denied=isinstance(error, PermissionDeniedError),
+            api_words=error.detail if error is not None else None,
+        )
 
 
 def _stale_reason(proposal: Proposal, live: Campaign) -> str | None:

@@ -307,7 +307,15 @@ class BudgetService:
             self.forget_reads()
         previous = await self.store.alerts()
         if decision.write_denied:
-            return await self._update_alerts(previous, [alert_rules.write_denied(decision.message)], judged=[])
+            # Which change and PropellerAds' words; the decision's own sentence holds a mention the alert cannot show.
+            p = decision.proposal
+            change = (
+                f"{p.campaign_name} ({p.campaign_id}) {fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}"
+                if p is not None
+                else "a daily budget"
+            )
+            condition = alert_rules.write_denied(f"{change}: {decision.api_words}")
+            return await self._update_alerts(previous, [condition], judged=[])
         if decision.outcome is Outcome.APPLIED:
             return await self._update_alerts(previous, [], judged=[alert_rules.WRITE_DENIED])
         return []
