@@ -307,8 +307,9 @@ def history(entries: Sequence[AuditEntry], campaign: str | None = None) -> Messa
     for e in entries:
         amounts = f"{fmt_money(e.from_amount)} → {fmt_money(e.to_amount)}" if e.from_amount is not None else ""
         actor = "the bot" if e.actor == "budget-bot" else f"<@{escape(e.actor)}>"
+        rule = f" · rule {escape(e.rule)}" if e.rule else ""
         detail = f" ({escape(e.detail)})" if e.detail else ""
-        lines.append(f"`{e.at:%m-%d %H:%M}` *{e.action}* {escape(e.campaign_name)} ({e.campaign_id}) {amounts} by {actor}{detail}")
+        lines.append(f"`{e.at:%m-%d %H:%M}` *{e.action}* {escape(e.campaign_name)} ({e.campaign_id}) {amounts} by {actor}{rule}{detail}")
     chunks = _chunk(lines, MAX_SECTION_TEXT - 100)
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(f"Budget history{scope}", 150)))]
     blocks.extend(_section(chunk) for chunk in chunks[: MAX_BLOCKS - 1])
