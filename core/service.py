@@ -122,6 +122,9 @@ class BudgetService:
         self._campaigns: tuple[list[Campaign], float] | None = None
         # One read of the account at a time: fifty people asking at once cost one read.
         self._read_lock = asyncio.Lock()
+        # Alerts are compared with what the store remembers and then stored: two checks doing that at
+        # once would both see the same condition as new and both announce it.
+        self._alerts_lock = asyncio.Lock()
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -202,12 +205,13 @@ class BudgetService:
         now = self.clock()
         result.expired = await self.store.expire_due(now)
         result.reconciled = await self.reconcile_quietly()
-        previous = await self.store.alerts()
         try:
             snap = await self.snapshot(fresh=True)
         except (AuthenticationError, PermissionDeniedError) as exc:
             result.error = exc
-            result.alerts = await self._update_alerts(previous, [alert_rules.token_refused(exc.detail)], judged=[])
+            async with self._alerts_lock:
+                previous = await self.store.alerts()
+                result.alerts = await self._update_alerts(previous, [alert_rules.token_refused(exc.detail)], judged=[])
             return result
         except PropellerAdsError as exc:
             result.error = exc
@@ -215,8 +219,10 @@ class BudgetService:
         report = analyze(snap, self.config.thresholds)
         result.report = report
         conditions = alert_rules.conditions_of(report, self.config.thresholds.low_balance_days)
-        judged = [k for k in previous if k != alert_rules.WRITE_DENIED]
-        result.alerts = await self._update_alerts(previous, conditions, judged=judged)
+        async with self._alerts_lock:
+            previous = await self.store.alerts()
+            judged = [k for k in previous if k != alert_rules.WRITE_DENIED]
+            result.alerts = await self._update_alerts(previous, conditions, judged=judged)
 
         candidates, result.refused = await self._candidates(snap, report, now)
         saved = await self.store.save_candidates(candidates, now=now, ttl=self.config.proposal_ttl)
@@ -305,20 +311,21 @@ class BudgetService:
     async def _after_write(self, decision: Decision) -> list[AlertChange]:
         if decision.outcome is Outcome.APPLIED:
             self.forget_reads()
-        previous = await self.store.alerts()
-        if decision.write_denied:
-            # Which change and PropellerAds' words; the decision's own sentence holds a mention the alert cannot show.
-            p = decision.proposal
-            change = (
-                f"{p.campaign_name} ({p.campaign_id}) {fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}"
-                if p is not None
-                else "a daily budget"
-            )
-            condition = alert_rules.write_denied(f"{change}: {decision.api_words}")
-            return await self._update_alerts(previous, [condition], judged=[])
-        if decision.outcome is Outcome.APPLIED:
-            return await self._update_alerts(previous, [], judged=[alert_rules.WRITE_DENIED])
-        return []
+        async with self._alerts_lock:
+            previous = await self.store.alerts()
+            if decision.write_denied:
+                # Which change and PropellerAds' words; the decision's own sentence holds a mention the alert cannot show.
+                p = decision.proposal
+                change = (
+                    f"{p.campaign_name} ({p.campaign_id}) {fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}"
+                    if p is not None
+                    else "a daily budget"
+                )
+                condition = alert_rules.write_denied(f"{change}: {decision.api_words}")
+                return await self._update_alerts(previous, [condition], judged=[])
+            if decision.outcome is Outcome.APPLIED:
+                return await self._update_alerts(previous, [], judged=[alert_rules.WRITE_DENIED])
+            return []
 
     async def edit_amount(self, proposal_id: int, user: str, text: str) -> EditResult:
         """Changes a pending proposal's amount, re-checked against the guardrails."""
