@@ -268,8 +268,10 @@ def proposal_outcome(p: Proposal, decision: Decision | None = None) -> Message:
     """The proposal's message once decided: buttons gone, the outcome and who decided."""
     words = decision.message if decision else _state_words(p)
     icon = {"applied": ":white_check_mark:", "rejected": ":no_entry_sign:"}.get(p.state, ":information_source:")
-    text = f"Proposal #{p.id} ({escape(p.campaign_name)}): {_mentions_kept(words)}"
-    return _message(text, _proposal_blocks(p, outcome=f"{icon} {_mentions_kept(words)}"))
+    # Only the decider is mentioned: the words may quote PropellerAds, and it must not ping anyone.
+    said = _mentions_kept(words, only=p.decided_by or "")
+    text = f"Proposal #{p.id} ({escape(p.campaign_name)}): {said}"
+    return _message(text, _proposal_blocks(p, outcome=f"{icon} {said}"))
 
 
 def _state_words(p: Proposal) -> str:
@@ -281,9 +283,13 @@ def _state_words(p: Proposal) -> str:
 _ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
 
 
-def _mentions_kept(text: str) -> str:
-    """Escapes text but keeps user mentions (<@U…>) working."""
-    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
+def _mentions_kept(text: str, *, only: str | None = None) -> str:
+    """Escapes text but keeps user mentions (<@U…>) working; with `only`, that user's alone."""
+
+    def keep(match: re.Match[str]) -> str:
+        return f"<@{match[1]}>" if only is None or match[1] == only else match[0]
+
+    return _ESCAPED_MENTION.sub(keep, escape(text))
 
 
 def proposals_list(proposals: Sequence[Proposal]) -> Message:
