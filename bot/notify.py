@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import render
 from bot.settings import Settings
 from core.alerts import AlertChange
+from core.errors import PropellerAdsError
 from core.executor import Decision
 from core.health import HealthReport
 from core.service import BudgetService, CheckResult
@@ -40,6 +41,10 @@ class Notifier:
 
     async def post_summary(self, report: HealthReport, *, title: str = "Budget health") -> str | None:
         return await self.post(self.settings.channel, render.health_summary(report, title=title))
+
+    async def post_failure(self, exc: PropellerAdsError, *, doing: str) -> str | None:
+        """One line in the channel when scheduled work could not read PropellerAds."""
+        return await self.post(self.settings.channel, render.api_error(exc, doing=doing))
 
     async def post_alerts(self, changes: Sequence[AlertChange]) -> None:
         for change in changes:

@@ -14,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.notify import Notifier
+from core.errors import PropellerAdsError
 from core.service import BudgetService
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,12 @@ class Jobs:
             return False
         try:
             if job == SUMMARY:
-                report = await self.service.health(fresh=True)
+                try:
+                    report = await self.service.health(fresh=True)
+                except PropellerAdsError as exc:
+                    # The channel waits for this summary: a morning without it must say why.
+                    await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
+                    raise
                 await self.notifier.post_summary(report, title="Daily budget summary")
             else:
                 result = await self.service.run_check()
