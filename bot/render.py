@@ -297,11 +297,11 @@ def proposals_list(proposals: Sequence[Proposal]) -> Message:
         return notice("No proposal is waiting for a decision.")
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=f"Pending proposals ({len(proposals)})"))]
     for p in proposals:
-        if len(blocks) + 5 > MAX_BLOCKS - 1:
-            blocks.append(_context(f"…and more; decide on these first."))
+        more = [*_proposal_blocks(p), DividerBlock()]
+        if len(blocks) + len(more) > MAX_BLOCKS - 1:  # one block stays free for the line below
+            blocks.append(_context("…and more; decide on these first."))
             break
-        blocks.extend(_proposal_blocks(p))
-        blocks.append(DividerBlock())
+        blocks.extend(more)
     return _message(f"{len(proposals)} pending proposal(s)", blocks)
 
 
