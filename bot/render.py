@@ -83,7 +83,13 @@ def _context(text: str) -> ContextBlock:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    # Never end on half an entity (&am…) or half a mention (<@U0…): Slack would show it raw.
+    return _HALF_MARKUP.sub("", text[: limit - 1]) + "…"
+
+
+_HALF_MARKUP = re.compile(r"(&(amp|am|a|lt|l|gt|g)?|<@[A-Z0-9]*)$")
 
 
 def _days(value: Decimal | None) -> str:
