@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 
 from pydantic import BaseModel, Field, model_validator
 
 from core.health import CampaignPerformance
-from core.money import Money, cents, fmt_money
+from core.money import CENT, Money, cents, fmt_money
 
 
 class Rule(BaseModel):
@@ -157,7 +157,8 @@ def apply_guardrails(candidate: Candidate, g: Guardrails, budget: GuardrailBudge
     target = candidate.to_amount
     notes: list[str] = []
 
-    max_step = cents(start * g.max_change_percent / 100)
+    # Limits round down: half a cent more would already be over them.
+    max_step = _cents_down(start * g.max_change_percent / 100)
     if abs(target - start) > max_step:
         target = start + max_step if target > start else start - max_step
         notes.append(f"trimmed to the {g.max_change_percent}% largest step")
@@ -176,7 +177,7 @@ def apply_guardrails(candidate: Candidate, g: Guardrails, budget: GuardrailBudge
             target = start + cents(room_today)
             notes.append(f"trimmed to the {fmt_money(room_today)} left of today's increase cap")
         # An increase may not bring the balance's coverage of daily budgets under the low-balance line.
-        affordable = cents(budget.balance / budget.low_balance_days - budget.total_daily_budget)
+        affordable = _cents_down(budget.balance / budget.low_balance_days - budget.total_daily_budget)
         if target - start > affordable:
             if affordable < Decimal("0.01"):
                 return _refuse(
@@ -195,6 +196,10 @@ def apply_guardrails(candidate: Candidate, g: Guardrails, budget: GuardrailBudge
     else:
         budget.total_daily_budget -= start - target
     return replace(candidate, to_amount=target, notes=tuple(notes))
+
+
+def _cents_down(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_DOWN)
 
 
 def _refuse(candidate: Candidate, reason: str) -> Refusal:
