@@ -155,9 +155,9 @@ def campaign_status(status: CampaignStatusReport) -> Message:
                 ("Daily budget", fmt_money(c.daily_budget)),
                 ("Spend today", fmt_money(status.today.spent)),
                 ("Spend yesterday", fmt_money(status.yesterday.spent)),
-                ("Spend, last 7 days", fmt_money(status.last_7_days.spent)),
-                ("Conversions, last 7 days", str(status.last_7_days.conversions)),
-                ("CPA, last 7 days", fmt_money(status.cpa_7_days) if status.cpa_7_days is not None else "no conversions"),
+                (f"Spend, last {status.window_days} days", fmt_money(status.window.spent)),
+                (f"Conversions, last {status.window_days} days", str(status.window.conversions)),
+                (f"CPA, last {status.window_days} days", fmt_money(status.window_cpa) if status.window_cpa is not None else "no conversions"),
                 ("Pacing today", pace),
             ]
         ),

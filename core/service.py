@@ -6,17 +6,18 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from core import alerts as alert_rules
 from core.alerts import AlertChange, ChangeKind, Condition
 from core.errors import AuthenticationError, PermissionDeniedError, PropellerAdsError
 from core.executor import Decision, Executor, Outcome
 from core.health import AccountSnapshot, CampaignPerformance, HealthReport, HealthThresholds, analyze
-from core.models import Campaign, CampaignStats, sum_by_campaign
+from core.models import Campaign, CampaignStats, StatisticsRow, sum_by_campaign
 from core.money import cents, fmt_money
 from core.policy import (
     Candidate,
@@ -39,6 +40,7 @@ from core.store.tables import PENDING
 log = logging.getLogger(__name__)
 
 MAX_PICK_LIST = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,15 @@ class CampaignStatusReport:
     campaign: Campaign
     today: CampaignStats
     yesterday: CampaignStats
-    last_7_days: CampaignStats
+    window: CampaignStats
+    """The health check's window of whole days before today."""
+    window_days: int
     day_elapsed: Decimal
     """Share of today (UTC) already gone, 0..1."""
 
     @property
-    def cpa_7_days(self) -> Decimal | None:
-        s = self.last_7_days
+    def window_cpa(self) -> Decimal | None:
+        s = self.window
         return cents(s.spent / s.conversions) if s.conversions else None
 
     @property
@@ -103,6 +107,27 @@ class EditResult:
     error: str | None = None
 
 
+class SharedReads:
+    """Values read from the ad platform, kept for a while and fetched by one caller at a time."""
+
+    def __init__(self, ttl: timedelta) -> None:
+        self.ttl = ttl.total_seconds()
+        self._values: dict[str, tuple[Any, float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, key: str, fetch: Callable[[], Awaitable[T]], *, fresh: bool = False) -> T:
+        async with self._lock:
+            kept = self._values.get(key)
+            if kept and not fresh and time.monotonic() - kept[1] < self.ttl:
+                return kept[0]
+            value = await fetch()
+            self._values[key] = (value, time.monotonic())
+            return value
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
 class BudgetService:
     def __init__(
         self,
@@ -118,10 +143,9 @@ class BudgetService:
         self.config = config
         self.clock = clock
         self.executor = Executor(store, api, clock=clock, reconcile_after=reconcile_after)
-        self._snapshot: tuple[AccountSnapshot, float] | None = None
-        self._campaigns: tuple[list[Campaign], float] | None = None
-        # One read of the account at a time: fifty people asking at once cost one read.
-        self._read_lock = asyncio.Lock()
+        # Reads of the account are shared for snapshot_ttl, one fetch at a time: fifty people
+        # asking at once cost one read, which matters under a statistics limit of 2 a minute.
+        self._reads = SharedReads(config.snapshot_ttl)
         # Alerts are compared with what the store remembers and then stored: two checks doing that at
         # once would both see the same condition as new and both announce it.
         self._alerts_lock = asyncio.Lock()
@@ -129,23 +153,18 @@ class BudgetService:
     # --- reading ----------------------------------------------------------------------------
 
     async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
-        async with self._read_lock:
-            if not fresh and self._snapshot and time.monotonic() - self._snapshot[1] < self._ttl():
-                return self._snapshot[0]
+        async def read() -> AccountSnapshot:
             now = self.clock()
-            snap = await read_snapshot(
-                self.api, today=now.date(), window_days=self.config.thresholds.window_days, now=now
-            )
-            self._snapshot = (snap, time.monotonic())
-            return snap
+            return await read_snapshot(self.api, today=now.date(), window_days=self.config.thresholds.window_days, now=now)
+
+        return await self._reads.get("snapshot", read, fresh=fresh)
 
     async def health(self, *, fresh: bool = False) -> HealthReport:
         return analyze(await self.snapshot(fresh=fresh), self.config.thresholds)
 
     def forget_reads(self) -> None:
         """Drops cached reads, after a write changed the account."""
-        self._snapshot = None
-        self._campaigns = None
+        self._reads.clear()
 
     async def find_campaign(self, query: str) -> CampaignLookup:
         """By ID, or by a part of the name (case-insensitive); one match comes with its status."""
@@ -169,31 +188,37 @@ class BudgetService:
         return CampaignLookup(query, matches, await self._status_of(matches[0]))
 
     async def _all_campaigns(self) -> list[Campaign]:
-        async with self._read_lock:
-            if self._campaigns and time.monotonic() - self._campaigns[1] < self._ttl():
-                return self._campaigns[0]
-            campaigns = await self.api.campaigns()
-            self._campaigns = (campaigns, time.monotonic())
-            return campaigns
+        return await self._reads.get("campaigns", self.api.campaigns)
+
+    async def _recent_days(self) -> list[StatisticsRow]:
+        """Yesterday's and today's statistics of every campaign: one grouped call shared by all lookups."""
+
+        async def read() -> list[StatisticsRow]:
+            today = self.clock().date()
+            return await self.api.statistics(today - timedelta(days=1), today, group_by=("campaign_id", "date_time"))
+
+        return await self._reads.get("recent_days", read)
 
     async def _status_of(self, campaign: Campaign) -> CampaignStatusReport:
+        # The window's figures come from the shared snapshot, the last two days from one shared read:
+        # looking up campaigns one after another costs no statistics call per campaign.
+        snap = await self.snapshot()
+        rows = [r for r in await self._recent_days() if r.campaign_id == campaign.id]
         now = self.clock()
         today = now.date()
-        rows = await self.api.statistics(
-            today - timedelta(days=7), today, group_by=("campaign_id", "date_time"), campaign_ids=[campaign.id]
-        )
 
-        def over(days: set[date]) -> CampaignStats:
-            return sum_by_campaign([r for r in rows if r.day in days]).get(campaign.id) or CampaignStats(
+        def on(day: date) -> CampaignStats:
+            return sum_by_campaign([r for r in rows if r.day == day]).get(campaign.id) or CampaignStats(
                 campaign_id=campaign.id
             )
 
         seconds = Decimal(now.hour * 3600 + now.minute * 60 + now.second)
         return CampaignStatusReport(
             campaign=campaign,
-            today=over({today}),
-            yesterday=over({today - timedelta(days=1)}),
-            last_7_days=over({today - timedelta(days=d) for d in range(1, 8)}),
+            today=on(today),
+            yesterday=on(today - timedelta(days=1)),
+            window=snap.stats.get(campaign.id) or CampaignStats(campaign_id=campaign.id),
+            window_days=snap.window_days,
             day_elapsed=seconds / Decimal(86400),
         )
 
@@ -377,5 +402,3 @@ class BudgetService:
             low_balance_days=self.config.thresholds.low_balance_days,
         )
 
-    def _ttl(self) -> float:
-        return self.config.snapshot_ttl.total_seconds()
