@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from core import failpoints
-from core.errors import NotFoundError, PermissionDeniedError, PropellerAdsError, ValidationError
+from core.errors import NotFoundError, PermissionDeniedError, PropellerAdsError, TransportError, ValidationError
 from core.models import Campaign
 from core.money import cents, fmt_money
 from core.propellerads import PropellerAdsClient
@@ -205,6 +205,13 @@ class Executor:
         await failpoints.reached(failpoints.AFTER_VERIFY)
         if after.daily_budget is not None and cents(after.daily_budget) == proposal.to_amount:
             return await self._finish(proposal, APPLIED, "verified: the live daily budget matches")
+        if isinstance(write_error, TransportError):
+            # No answer is not a no: a write that timed out can still land after this re-read.
+            unconfirmed = (
+                f"PropellerAds did not confirm the change ({write_error.detail}) and still shows "
+                f"{fmt_money(after.daily_budget)}; it may yet apply it. Check the campaign before changing it again"
+            )
+            return await self._finish(proposal, MANUAL_REVIEW, unconfirmed, error=write_error)
         if write_error is not None:
             return await self._finish(proposal, MANUAL_REVIEW, f"the change did not go through: {write_error.detail}", error=write_error)
         seen = fmt_money(after.daily_budget)
