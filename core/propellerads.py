@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -325,6 +326,9 @@ def _json_or_text(text: str) -> Any:
 def _api_words(body: Any) -> str:
     """The API's own message out of its error shapes: {"errors": [...]}, a bare string, a field map."""
     if isinstance(body, str):
+        if body.lstrip().startswith("<"):  # a proxy's HTML page (502/503/504): its title, or the status's reason
+            title = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
+            return _clip(title.group(1)) if title else ""
         return _clip(body)
     if isinstance(body, dict):
         errors = body.get("errors")
