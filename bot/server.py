@@ -20,6 +20,9 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
     web_app[RUNTIME_KEY] = runtime
 
     async def slack_events(request: web.Request) -> web.Response:
+        if not _is_integer(request.headers.get("X-Slack-Request-Timestamp", "0")):
+            # slack_sdk's signature check raises on such a timestamp and Bolt turns that into a 500.
+            return web.json_response({"error": "invalid request"}, status=401)
         bolt_response = await runtime.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
@@ -42,3 +45,11 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
+
+
+def _is_integer(value: str) -> bool:
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
