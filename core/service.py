@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -34,7 +34,7 @@ from core.policy import (
 from core.propellerads import PropellerAdsClient
 from core.snapshot import read_snapshot, trailing_window
 from core.store import Store
-from core.store.store import Proposal, audit_entry
+from core.store.store import Alert, Proposal, audit_entry
 from core.store.tables import PENDING
 
 log = logging.getLogger(__name__)
@@ -254,19 +254,34 @@ class BudgetService:
         result.created, result.superseded, result.kept = saved.created, saved.superseded, saved.kept
         return result
 
-    async def _update_alerts(self, previous, conditions: list[Condition], *, judged) -> list[AlertChange]:  # noqa: ANN001
+    async def _update_alerts(
+        self, previous: Mapping[str, Alert], conditions: list[Condition], *, judged: Iterable[str]
+    ) -> list[AlertChange]:
+        """Stores the conditions and returns the changes to announce: only those this process wrote first."""
         now = self.clock()
-        changes = alert_rules.diff(previous, conditions, judged=judged)
+        changes = {c.key: c for c in alert_rules.diff(previous, conditions, judged=judged)}
+        written: set[str] = set()
         for condition in conditions:
-            await self.store.put_alert(
-                condition.key, severity=condition.severity, active=True, summary=condition.summary, now=now
-            )
-        for change in changes:
-            if change.kind is ChangeKind.RESOLVED:
-                await self.store.put_alert(
-                    change.key, severity=change.severity, active=False, summary=change.summary, now=now
-                )
-        return changes
+            if await self.store.put_alert(
+                condition.key,
+                severity=condition.severity,
+                active=True,
+                summary=condition.summary,
+                now=now,
+                expected=previous.get(condition.key),
+            ):
+                written.add(condition.key)
+        for change in changes.values():
+            if change.kind is ChangeKind.RESOLVED and await self.store.put_alert(
+                change.key,
+                severity=change.severity,
+                active=False,
+                summary=change.summary,
+                now=now,
+                expected=previous.get(change.key),
+            ):
+                written.add(change.key)
+        return [change for key, change in changes.items() if key in written]
 
     async def _candidates(
         self, snap: AccountSnapshot, report: HealthReport, now: datetime

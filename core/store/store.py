@@ -363,20 +363,34 @@ class Store:
             rows = await s.scalars(select(AlertRow))
             return {r.key: _alert(r) for r in rows}
 
-    async def put_alert(self, key: str, *, severity: int, active: bool, summary: str, now: datetime) -> None:
-        async with self.session() as s, s.begin():
-            row = await s.get(AlertRow, key)
-            if row is None:
-                s.add(
-                    AlertRow(key=key, severity=severity, active=active, summary=summary, raised_at=now, updated_at=now)
-                )
-                return
-            if active and not row.active:
-                row.raised_at = now
-                row.cleared_at = None
-            if not active and row.active:
-                row.cleared_at = now
-            row.severity, row.active, row.summary, row.updated_at = severity, active, summary, now
+    async def put_alert(
+        self, key: str, *, severity: int, active: bool, summary: str, now: datetime, expected: Alert | None
+    ) -> bool:
+        """Writes an alert if it is still as the caller read it (`expected`, None: absent).
+
+        False when another process changed it first: that process announces the change, not this one.
+        """
+        try:
+            async with self.session() as s, s.begin():
+                row = await s.get(AlertRow, key, with_for_update=True)
+                if row is None or expected is None:
+                    if row is not None or expected is not None:
+                        return False
+                    s.add(AlertRow(key=key, severity=severity, active=active, summary=summary, raised_at=now, updated_at=now))
+                    return True
+                if row.updated_at != expected.updated_at:
+                    return False
+                if active and not row.active:
+                    row.raised_at = now
+                    row.cleared_at = None
+                if not active and row.active:
+                    row.cleared_at = now
+                # The stamp must move even on a frozen test clock, or a second writer would match it.
+                stamp = max(now, row.updated_at + timedelta(microseconds=1))
+                row.severity, row.active, row.summary, row.updated_at = severity, active, summary, stamp
+                return True
+        except IntegrityError:
+            return False  # another process raised it first
 
     async def count(self, table: type[Any]) -> int:
         async with self.session() as s:

@@ -1,0 +1,53 @@
+"""Alerts are announced once even when checks on two replicas overlap on one database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from core.propellerads import PropellerAdsClient
+from core.service import BudgetService, ServiceConfig
+from core.store import Store
+from sandbox.adplatform import SandboxConfig, start_sandbox
+from tests.harness import API_TOKEN, exact_account
+
+
+async def _overlapping_checks(url: str, ads_url: str) -> list[list[str]]:
+    stores = [Store.connect(url), Store.connect(url)]
+    await stores[0].migrate()
+    services = [
+        BudgetService(PropellerAdsClient(API_TOKEN, ads_url), store, ServiceConfig()) for store in stores
+    ]
+    try:
+        results = await asyncio.gather(*(service.run_check() for service in services))
+        return [[f"{c.kind.value}:{c.key}" for c in r.alerts] for r in results]
+    finally:
+        for service in services:
+            await service.api.aclose()
+            await service.store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_overlapping_checks_on_two_replicas_announce_each_alert_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else f"sqlite:///{tmp_path / 'bot.db'}"
+    # Balance 500 against 350 of daily budgets: 1.4 days covered → low balance; 265 a day of spend:
+    # 1.8 days of runway → low runway; 101 (100) and 102 (200) are more than 10% of it → at risk,
+    # 103 (50) is exactly 10% → not.
+    account = exact_account(datetime.now(timezone.utc).date(), balance="500.00")
+    ads = start_sandbox(account, token=API_TOKEN, config=SandboxConfig(rate_limits={"statistics": None}))
+    try:
+        announced = await _overlapping_checks(url, ads.url + "/v5")
+    finally:
+        ads.stop()
+    everything = sorted(a for replica in announced for a in replica)
+    assert everything == [
+        "raised:campaign_at_risk:101",
+        "raised:campaign_at_risk:102",
+        "raised:low_balance",
+        "raised:low_runway",
+    ], "each alert once, by whichever replica stored it first"
