@@ -1,0 +1,524 @@
+"""The executor against the sandbox ad platform over HTTP: approve, check, write, verify, record; and finishing after a restart.
+
+The account is `exact_account`: 101 "Winner & Co <US>" at 100.00 a day, 102 "Loser DE" at 200.00.
+Proposals are the two the CPA rule makes of it (101: 100.00 → 120.00, 102: 200.00 → 160.00),
+saved straight into a store on a temporary SQLite file (or PostgreSQL where concurrency matters).
+Each `Executor` with its own `Store` and client plays one process or replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.executor import Decision, Executor, Outcome
+from core.policy import Candidate, Direction, Evidence
+from core.propellerads import ClientOptions, PropellerAdsClient
+from core.store import Store
+from core.store.store import Proposal, audit_entry
+from core.store.tables import (
+    APPLIED,
+    APPLYING,
+    APPROVED,
+    EXPIRED,
+    FAILED,
+    MANUAL_REVIEW,
+    PENDING,
+    REJECTED,
+    STALE,
+)
+from sandbox.adplatform import PAUSED, SANDBOX_KEY, ManualClock, Sandbox, SandboxConfig, start_sandbox
+from tests.harness import exact_account
+
+NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
+TTL = timedelta(hours=24)
+TOKEN = "executor-test-token"
+APPROVER = "U0APPROVER"
+# Retries as in production, without waiting half a second between them.
+FAST_RETRIES = ClientOptions(timeout=5, attempts=4, backoff_initial=0.001, backoff_max=0.002)
+
+WINNER = Candidate(
+    101, "Winner & Co <US>", "cpa-target", Direction.INCREASE, Decimal("100.00"), Decimal("120.00"),
+    "CPA 7.16 beats the 10.00 target.", Evidence(7, Decimal("630"), 88, Decimal("7.16"), Decimal("10"), Decimal("0.9")),
+)
+LOSER = Candidate(
+    102, "Loser DE", "cpa-target", Direction.DECREASE, Decimal("200.00"), Decimal("160.00"),
+    "CPA 150.00 misses the 10.00 target.", Evidence(7, Decimal("1050"), 7, Decimal("150"), Decimal("10"), Decimal("0.75")),
+)
+
+
+class Ads:
+    """The sandbox ad platform over HTTP, and what it was asked."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.server = start_sandbox(
+            exact_account(NOW.date()), token=TOKEN, config=config or SandboxConfig(rate_limits={"statistics": None})
+        )
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.server.app[SANDBOX_KEY]
+
+    @property
+    def url(self) -> str:
+        return self.server.url + "/v5"
+
+    def patches(self, campaign_id: int | None = None) -> list[Any]:
+        path = "/adv/campaigns/" + ("" if campaign_id is None else str(campaign_id))
+        return self.sandbox.requests.entries("PATCH", path)
+
+    def budget(self, campaign_id: int) -> Decimal | None:
+        return self.sandbox.account.campaigns[campaign_id].limit_daily_amount
+
+    def set_budget(self, campaign_id: int, amount: str) -> None:
+        """Someone changes the daily budget on PropellerAds' own page (no API request logged)."""
+        self.sandbox.account.update(campaign_id, self.sandbox.now(), limit_daily_amount=Decimal(amount))
+
+    def effective_budgets(self, campaign_id: int) -> list[Decimal | None]:
+        """The daily budget's history as the platform keeps it: one entry per change that took effect."""
+        return [s.limit for s in self.sandbox.account.settings_history(campaign_id)]
+
+
+@pytest.fixture
+def ads() -> Iterator[Ads]:
+    running = Ads()
+    try:
+        yield running
+    finally:
+        running.server.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+
+class Process:
+    """One running bot process: its own store connection, PropellerAds client and executor."""
+
+    def __init__(self, db_url: str, ads: Ads, clock: ManualClock, **executor: Any) -> None:
+        self.store = Store.connect(db_url)
+        self.api = PropellerAdsClient(TOKEN, ads.url, options=FAST_RETRIES)
+        self.executor = Executor(self.store, self.api, clock=clock, **executor)
+
+    async def start(self) -> "Process":
+        await self.store.migrate()
+        return self
+
+    async def stop(self) -> None:
+        await self.api.aclose()
+        await self.store.close()
+
+
+@pytest.fixture
+async def process(db_url: str, ads: Ads, clock: ManualClock) -> AsyncIterator[Process]:
+    running = await Process(db_url, ads, clock, reconcile_after=timedelta(minutes=2)).start()
+    yield running
+    await running.stop()
+
+
+async def propose(store: Store, *candidates: Candidate) -> list[Proposal]:
+    return (await store.save_candidates(candidates or (WINNER,), now=NOW, ttl=TTL)).created
+
+
+async def trail(store: Store, proposal_id: int) -> list[tuple[str, str, str | None]]:
+    """The proposal's audit entries, oldest first: (action, actor, detail)."""
+    return [(e.action, e.actor, e.detail) for e in reversed(await store.history(limit=100)) if e.proposal_id == proposal_id]
+
+
+async def left_mid_apply(store: Store, p: Proposal, state: str, at: datetime) -> Proposal:
+    """The state a stopped process leaves behind: approved by a person, then (perhaps) claimed for applying."""
+    approved = await store.transition(
+        p.id, [PENDING], APPROVED, now=at, decided_by=APPROVER, decided_at=at,
+        audit=audit_entry(p, at, APPROVER, "approved", APPROVED),
+    )
+    assert approved is not None
+    if state == APPROVED:
+        return approved
+    applying = await store.transition(p.id, [APPROVED], APPLYING, now=at)
+    assert applying is not None
+    return applying
+
+
+# --- the path of one approval ---------------------------------------------------------------
+
+
+async def test_an_approval_writes_once_verifies_and_records_who_when_from_to_and_rule(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert decision.outcome is Outcome.APPLIED
+    assert decision.message == "Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
+    assert [(r.body, r.status) for r in ads.patches()] == [({"limit_daily_amount": 120.0}, 200)]
+    assert ads.budget(101) == Decimal("120.00")
+    final = await process.store.get(p.id)
+    assert final is not None
+    assert (final.state, final.decided_by, final.decided_at, final.detail) == (
+        APPLIED, APPROVER, NOW, "verified: the live daily budget matches",
+    )
+    assert await trail(process.store, p.id) == [
+        ("proposed", "budget-bot", None),
+        ("approved", APPROVER, None),
+        ("applied", APPROVER, "verified: the live daily budget matches"),
+    ]
+    [applied] = [e for e in await process.store.history() if e.action == "applied"]
+    assert (applied.at, applied.rule, applied.from_amount, applied.to_amount, applied.outcome) == (
+        NOW, "cpa-target", Decimal("100.00"), Decimal("120.00"), APPLIED,
+    )
+
+
+async def test_a_second_approval_or_a_reject_after_it_changes_nothing(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    await process.executor.approve(p.id, APPROVER)
+    again = await process.executor.approve(p.id, "U0SOMEONE")
+    reject = await process.executor.reject(p.id, "U0SOMEONE")
+    for late in (again, reject):
+        assert late.outcome is Outcome.ALREADY_DECIDED and late.is_private
+        assert late.message == "Already decided by <@U0APPROVER>: applied. Nothing more was changed."
+    assert len(ads.patches()) == 1
+    assert [a for a, _, _ in await trail(process.store, p.id)] == ["proposed", "approved", "applied"]
+
+
+async def test_a_reject_writes_nothing_and_an_approval_after_it_is_refused(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store, LOSER)
+    rejected = await process.executor.reject(p.id, APPROVER)
+    assert rejected.outcome is Outcome.REJECTED
+    assert rejected.message == "Rejected by <@U0APPROVER>. The daily budget stays at 200.00."
+    late = await process.executor.approve(p.id, APPROVER)
+    assert late.outcome is Outcome.ALREADY_DECIDED
+    assert late.message == "Already decided by <@U0APPROVER>: rejected. Nothing more was changed."
+    assert ads.sandbox.requests.entries() == []  # not even a read
+    assert (await process.store.get(p.id)).state == REJECTED  # type: ignore[union-attr]
+
+
+async def test_an_approval_after_the_time_to_live_expires_the_proposal(process: Process, ads: Ads, clock: ManualClock) -> None:
+    [p] = await propose(process.store)
+    clock.advance(TTL)
+    decision = await process.executor.approve(p.id, APPROVER)
+    assert decision.outcome is Outcome.EXPIRED and not decision.is_private
+    assert decision.message == "This proposal expired; the next check will propose again if it still applies."
+    assert ads.sandbox.requests.entries() == []
+    assert (await process.store.get(p.id)).state == EXPIRED  # type: ignore[union-attr]
+    assert [a for a, _, _ in await trail(process.store, p.id)] == ["proposed", "expired"]
+
+
+async def test_an_unknown_proposal_is_not_found(process: Process, ads: Ads) -> None:
+    decision = await process.executor.approve(999, APPROVER)
+    assert (decision.outcome, decision.proposal, decision.message) == (Outcome.NOT_FOUND, None, "That proposal no longer exists.")
+
+
+async def test_five_approvals_at_once_in_one_process_write_once(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    decisions = await asyncio.gather(*(process.executor.approve(p.id, APPROVER) for _ in range(5)))
+    assert sorted(d.outcome.value for d in decisions).count(Outcome.APPLIED.value) == 1
+    assert {d.outcome for d in decisions} <= {Outcome.APPLIED, Outcome.IN_PROGRESS, Outcome.ALREADY_DECIDED}
+    assert len(ads.patches()) == 1
+    assert [a for a, _, _ in await trail(process.store, p.id)] == ["proposed", "approved", "applied"]
+
+
+# --- the live campaign decides -----------------------------------------------------------------
+
+
+async def test_a_budget_changed_since_the_proposal_makes_it_stale_without_a_write(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    ads.set_budget(101, "110.00")
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert decision.outcome is Outcome.STALE
+    detail = "the live daily budget is 110.00, no longer the 100.00 this proposal started from"
+    assert decision.message == (
+        f"Approved by <@U0APPROVER> but not applied: {detail}. The proposal is stale; the next check will look again."
+    )
+    assert ads.patches() == [] and ads.budget(101) == Decimal("110.00")
+    final = await process.store.get(p.id)
+    assert final is not None and (final.state, final.detail) == (STALE, detail)
+    assert await trail(process.store, p.id) == [
+        ("proposed", "budget-bot", None), ("approved", APPROVER, None), ("stale", APPROVER, detail),
+    ]
+
+
+async def test_a_campaign_stopped_since_the_proposal_makes_it_stale(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    ads.sandbox.account.set_status([101], PAUSED, ads.sandbox.now())
+    decision = await process.executor.approve(p.id, APPROVER)
+    assert decision.outcome is Outcome.STALE
+    assert (await process.store.get(p.id)).detail == "the campaign is no longer working (now paused)"  # type: ignore[union-attr]
+    assert ads.patches() == []
+
+
+async def test_403_on_the_write_fails_and_asks_for_an_alert(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store, LOSER)
+    ads.sandbox.faults.forbid_writes = True
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert (decision.outcome, decision.write_denied) == (Outcome.FAILED, True)
+    assert decision.message == (
+        "Approved by <@U0APPROVER> but PropellerAds refused the write: insufficient permissions: Access denied."
+    )
+    assert [r.status for r in ads.patches()] == [403]  # a 403 is not retried
+    assert ads.budget(102) == Decimal("200.00")
+    final = await process.store.get(p.id)
+    assert final is not None and (final.state, final.detail) == (FAILED, "insufficient permissions: Access denied.")
+
+
+async def test_a_500_then_success_is_retried_and_applied_once(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    ads.sandbox.faults.fail_next("PATCH", "/adv/campaigns/", status=500)
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert decision.outcome is Outcome.APPLIED
+    assert [(r.status, r.body) for r in ads.patches()] == [
+        (500, {"limit_daily_amount": 120.0}), (200, {"limit_daily_amount": 120.0}),
+    ]
+    assert ads.effective_budgets(101) == [Decimal("100.00"), Decimal("120.00")]
+
+
+async def test_a_write_that_landed_behind_500s_is_recognised_by_the_verify(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    # Every try answers 500, but the first one took effect before the answer was lost.
+    ads.sandbox.faults.fail_next("PATCH", "/adv/campaigns/", status=500, after_effect=True)
+    ads.sandbox.faults.fail_next("PATCH", "/adv/campaigns/", status=500, times=3)
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert [r.status for r in ads.patches()] == [500, 500, 500, 500]
+    assert decision.outcome is Outcome.APPLIED
+    assert (await process.store.get(p.id)).detail == "verified: the live daily budget matches"  # type: ignore[union-attr]
+    assert ads.effective_budgets(101) == [Decimal("100.00"), Decimal("120.00")]
+
+
+async def test_500s_on_every_try_leave_it_for_manual_review(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    ads.sandbox.faults.fail_next("PATCH", "/adv/campaigns/", status=500, times=4)
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert decision.outcome is Outcome.MANUAL_REVIEW
+    assert (await process.store.get(p.id)).detail == "the change did not go through: Internal server error."  # type: ignore[union-attr]
+    assert ads.budget(101) == Decimal("100.00")
+
+
+async def test_a_verify_showing_another_amount_asks_for_manual_review(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store, LOSER)
+    # PropellerAds answers 200 but keeps the old budget.
+    ads.sandbox.faults.fail_next("PATCH", "/adv/campaigns/102", status=200, body='{"id":102}')
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert decision.outcome is Outcome.MANUAL_REVIEW
+    detail = "after the write PropellerAds shows a daily budget of 200.00, not 160.00"
+    assert decision.message == f"Approved by <@U0APPROVER>; needs manual review: {detail}."
+    assert (await process.store.get(p.id)).state == MANUAL_REVIEW  # type: ignore[union-attr]
+    assert [a for a, _, d in await trail(process.store, p.id)][-1] == "manual_review"
+    assert len(ads.patches()) == 1
+
+
+async def test_404_on_the_write_asks_for_manual_review_in_the_apis_words(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    ads.sandbox.faults.fail_next("PATCH", "/adv/campaigns/101", status=404, body='{"errors":["Campaign not found."]}')
+    decision = await process.executor.approve(p.id, APPROVER)
+
+    assert decision.outcome is Outcome.MANUAL_REVIEW and not decision.write_denied
+    assert (await process.store.get(p.id)).detail == "PropellerAds refused the change: Campaign not found."  # type: ignore[union-attr]
+    assert decision.message == "Approved by <@U0APPROVER>; needs manual review: PropellerAds refused the change: Campaign not found."
+    assert [r.status for r in ads.patches()] == [404]
+
+
+async def test_400_on_the_write_asks_for_manual_review_in_the_apis_words(db_url: str, clock: ManualClock) -> None:
+    # The platform's minimum is above what the bot's guardrails allowed: a real validation answer.
+    ads = Ads(SandboxConfig(rate_limits={"statistics": None}, min_daily_budget=Decimal("170")))
+    process = await Process(db_url, ads, clock).start()
+    try:
+        [p] = await propose(process.store, LOSER)
+        decision = await process.executor.approve(p.id, APPROVER)
+        assert decision.outcome is Outcome.MANUAL_REVIEW
+        assert (await process.store.get(p.id)).detail == (  # type: ignore[union-attr]
+            "PropellerAds refused the change: limit_daily_amount: This value should be greater than or equal to 170."
+        )
+        assert [r.status for r in ads.patches()] == [400]
+        assert ads.budget(102) == Decimal("200.00")
+    finally:
+        await process.stop()
+        ads.server.stop()
+
+
+async def test_a_campaign_gone_before_the_write_asks_for_manual_review_without_writing(process: Process, ads: Ads) -> None:
+    [p] = await propose(process.store)
+    ads.sandbox.faults.fail_next("GET", "/adv/campaigns/101", status=404, body='{"errors":["Campaign not found."]}')
+    decision = await process.executor.approve(p.id, APPROVER)
+    assert decision.outcome is Outcome.MANUAL_REVIEW
+    assert (await process.store.get(p.id)).detail == (  # type: ignore[union-attr]
+        "could not read the campaign before writing: Campaign not found."
+    )
+    assert ads.patches() == []
+
+
+# --- a restart in the middle ---------------------------------------------------------------------
+
+
+async def test_a_restart_between_the_patch_and_the_record_finishes_without_writing_again(
+    db_url: str, ads: Ads, clock: ManualClock
+) -> None:
+    before = await Process(db_url, ads, clock).start()
+    [p] = await propose(before.store)
+    await left_mid_apply(before.store, p, APPLYING, NOW)
+    ads.set_budget(101, "120.00")  # the PATCH reached PropellerAds; then the process died
+    await before.stop()
+
+    clock.advance(minutes=5)
+    after = await Process(db_url, ads, clock).start()
+    try:
+        [decision] = await after.executor.reconcile()
+        assert decision.outcome is Outcome.APPLIED
+        assert decision.message == "Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
+        assert ads.patches() == []
+        final = await after.store.get(p.id)
+        assert final is not None and final.state == APPLIED
+        assert await trail(after.store, p.id) == [
+            ("proposed", "budget-bot", None),
+            ("approved", APPROVER, None),
+            ("applied", APPROVER, "confirmed after a restart: the live daily budget already matches"),
+        ]
+        assert await after.executor.reconcile() == []  # nothing left to finish
+    finally:
+        await after.stop()
+
+
+class DiesBeforeRecording(Store):
+    """A store whose process is killed just as it would record the outcome of a write."""
+
+    async def transition(self, proposal_id: int, from_states: Any, to_state: str, **kwargs: Any) -> Proposal | None:
+        if to_state == APPLIED:
+            raise SystemExit("killed")
+        return await super().transition(proposal_id, from_states, to_state, **kwargs)
+
+
+async def test_a_process_killed_after_its_patch_is_finished_by_the_next_one_with_one_patch(
+    db_url: str, ads: Ads, clock: ManualClock
+) -> None:
+    dying = await Process(db_url, ads, clock).start()
+    await dying.store.close()
+    dying.store = DiesBeforeRecording(Store.connect(db_url).engine)
+    dying.executor.store = dying.store
+    [p] = await propose(dying.store)
+    with pytest.raises(SystemExit):
+        await dying.executor.approve(p.id, APPROVER)
+    assert (await dying.store.get(p.id)).state == APPLYING  # type: ignore[union-attr]
+    assert len(ads.patches()) == 1
+    await dying.stop()
+
+    clock.advance(minutes=3)
+    after = await Process(db_url, ads, clock).start()
+    try:
+        [decision] = await after.executor.reconcile()
+        assert decision.outcome is Outcome.APPLIED
+        assert len(ads.patches()) == 1
+        assert ads.effective_budgets(101) == [Decimal("100.00"), Decimal("120.00")]
+    finally:
+        await after.stop()
+
+
+@pytest.mark.parametrize("state", [APPROVED, APPLYING])
+async def test_a_restart_before_the_patch_writes_exactly_once(db_url: str, ads: Ads, clock: ManualClock, state: str) -> None:
+    before = await Process(db_url, ads, clock).start()
+    [p] = await propose(before.store, LOSER)
+    await left_mid_apply(before.store, p, state, NOW)
+    await before.stop()
+
+    clock.advance(minutes=5)
+    after = await Process(db_url, ads, clock).start()
+    try:
+        [decision] = await after.executor.reconcile()
+        assert decision.outcome is Outcome.APPLIED
+        assert [r.body for r in ads.patches()] == [{"limit_daily_amount": 160.0}]
+        assert ads.budget(102) == Decimal("160.00")
+        assert [a for a, _, _ in await trail(after.store, p.id)] == ["proposed", "approved", "applied"]
+    finally:
+        await after.stop()
+
+
+async def test_a_restart_finds_the_budget_changed_by_someone_else_and_calls_it_stale(
+    db_url: str, ads: Ads, clock: ManualClock
+) -> None:
+    before = await Process(db_url, ads, clock).start()
+    [p] = await propose(before.store, LOSER)
+    await left_mid_apply(before.store, p, APPLYING, NOW)
+    await before.stop()
+    ads.set_budget(102, "250.00")
+
+    clock.advance(minutes=5)
+    after = await Process(db_url, ads, clock).start()
+    try:
+        [decision] = await after.executor.reconcile()
+        assert decision.outcome is Outcome.STALE
+        assert ads.patches() == []
+    finally:
+        await after.stop()
+
+
+async def test_reconcile_leaves_alone_what_another_replica_may_still_be_applying(process: Process, ads: Ads, clock: ManualClock) -> None:
+    [p] = await propose(process.store)
+    await left_mid_apply(process.store, p, APPLYING, NOW)
+    clock.advance(timedelta(minutes=2) - timedelta(microseconds=1))  # just under reconcile_after
+    assert await process.executor.reconcile() == []
+    assert ads.sandbox.requests.entries() == []
+    clock.advance(timedelta(microseconds=1))
+    assert [d.outcome for d in await process.executor.reconcile()] == [Outcome.APPLIED]
+
+
+async def test_replicas_reconciling_at_once_write_once(db_url: str, ads: Ads, clock: ManualClock) -> None:
+    first = await Process(db_url, ads, clock).start()
+    [p] = await propose(first.store, LOSER)
+    await left_mid_apply(first.store, p, APPLYING, NOW)
+    clock.advance(minutes=5)
+    others = [Process(db_url, ads, clock) for _ in range(2)]
+    replicas = [first, *others]
+    try:
+        results: list[list[Decision]] = await asyncio.gather(*(r.executor.reconcile() for r in replicas))
+        outcomes = [d.outcome for batch in results for d in batch]
+        assert outcomes.count(Outcome.APPLIED) == 1
+        assert [r.body for r in ads.patches()] == [{"limit_daily_amount": 160.0}]
+        assert [a for a, _, _ in await trail(first.store, p.id)] == ["proposed", "approved", "applied"]
+    finally:
+        for r in replicas:
+            await r.stop()
+
+
+@pytest.mark.postgres
+async def test_five_replicas_approving_at_once_on_postgresql_write_once(postgres_url: str, ads: Ads, clock: ManualClock) -> None:
+    first = await Process(postgres_url, ads, clock).start()
+    replicas = [first, *(Process(postgres_url, ads, clock) for _ in range(4))]
+    try:
+        [p] = await propose(first.store)
+        decisions = await asyncio.gather(*(r.executor.approve(p.id, APPROVER) for r in replicas))
+        assert [d.outcome for d in decisions].count(Outcome.APPLIED) == 1
+        assert {d.outcome for d in decisions} <= {Outcome.APPLIED, Outcome.IN_PROGRESS, Outcome.ALREADY_DECIDED}
+        assert len(ads.patches()) == 1
+        assert [a for a, _, _ in await trail(first.store, p.id)] == ["proposed", "approved", "applied"]
+    finally:
+        for r in replicas:
+            await r.stop()
+
+
+@pytest.mark.postgres
+async def test_replicas_reconciling_at_once_on_postgresql_write_once(postgres_url: str, ads: Ads, clock: ManualClock) -> None:
+    first = await Process(postgres_url, ads, clock).start()
+    replicas = [first, *(Process(postgres_url, ads, clock) for _ in range(2))]
+    try:
+        [p] = await propose(first.store, LOSER)
+        await left_mid_apply(first.store, p, APPLYING, NOW)
+        clock.advance(minutes=5)
+        results = await asyncio.gather(*(r.executor.reconcile() for r in replicas))
+        assert [d.outcome for batch in results for d in batch].count(Outcome.APPLIED) == 1
+        assert len(ads.patches()) == 1
+    finally:
+        for r in replicas:
+            await r.stop()
