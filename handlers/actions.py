@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import render
+from core.executor import Outcome
 from handlers.common import answer_failures, budget
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ async def _decide(body: dict[str, Any], respond: Any, context: Any, *, approve: 
     if ephemeral or not shown:
         # A click from the /budget proposals list: redraw that copy too.
         await respond(**render.proposal_outcome(decision.proposal, decision), replace_original=True)
+    if decision.outcome is Outcome.EXPIRED:
+        # The click did nothing; the person who made it hears so, not only the redrawn message.
+        await _tell(respond, decision.message)
     await ctx.notifier.post_alerts(changes)
 
 
