@@ -144,6 +144,14 @@ def private_reply(stack: Stack, user: str, since: int) -> Message:
     return stack.slack.sync.wait_for_message(lambda m: m.visible_to == user and m.via == "response_url", since=since)
 
 
+def answers_to_clicks(stack: Stack, message: Message, since: int, clicks: int) -> tuple[list[Message], list[Message]] | None:
+    """Once every click is answered (by redrawing the message without buttons, or privately): both kinds."""
+    log = stack.slack.log[since:]
+    updates = [m for m in log if m.ts == message.ts and not m.ephemeral and not buttons(m)]
+    replies = [m for m in log if m.visible_to == APPROVER and m.via == "response_url"]
+    return (updates, replies) if len(updates) + len(replies) >= clicks else None
+
+
 def wait_until(stack: Stack, find: Callable[[], T | None], timeout: float = 10) -> T:
     """Waits on the stand-in's change events until `find` returns something."""
     deadline = time.monotonic() + timeout
@@ -246,10 +254,11 @@ def test_a_double_click_writes_once_and_the_second_click_is_answered_politely(st
     mark = click(stack, winner, APPROVE)
     click(stack, winner, APPROVE)
 
-    second = private_reply(stack, APPROVER, mark)
-    assert second.text == "<@U0APPROVER> already approved this; it is being applied."
-    after = decided(stack, winner, mark)
-    assert sections(after)[-1] == ":white_check_mark: Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
+    updates, replies = wait_until(stack, lambda: answers_to_clicks(stack, winner, mark, 2))
+    assert [r.text for r in replies] == ["<@U0APPROVER> already approved this; it is being applied."]
+    assert [sections(u)[-1] for u in updates] == [
+        ":white_check_mark: Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
+    ]
     assert len(patches(stack)) == 1
     assert actions_of(stack, 2) == ["proposed", "approved", "applied"]
 
@@ -268,17 +277,25 @@ def test_a_click_on_an_old_copy_after_the_decision_changes_nothing(stack: Stack)
 
 
 async def test_five_simultaneous_clicks_give_exactly_one_patch_and_one_applied_entry(stack: Stack) -> None:
+    await five_clicks_at_once(stack)
+
+
+@pytest.mark.postgres
+async def test_five_simultaneous_clicks_on_postgresql_give_exactly_one_patch(
+    tmp_path: Path, clock: ManualClock, postgres_url: str
+) -> None:
+    with running_stack(tmp_path, clock=clock, db_url=postgres_url) as stack:
+        await five_clicks_at_once(stack)
+
+
+async def five_clicks_at_once(stack: Stack) -> None:
     winner = check(stack)[WINNER]
     mark = stack.slack.mark()
     acks = await asyncio.gather(*(stack.slack.click(winner.ts, APPROVE, user_id=APPROVER) for _ in range(5)))
     assert [a.status for a in acks] == [200] * 5
 
-    def settled() -> list[Message] | None:
-        replies = [m for m in stack.slack.log[mark:] if m.visible_to == APPROVER and m.via == "response_url"]
-        updated = [m for m in stack.slack.log[mark:] if m.ts == winner.ts and not buttons(m)]
-        return replies if len(replies) == 4 and updated else None
-
-    replies = await asyncio.to_thread(wait_until, stack, settled)
+    updates, replies = await asyncio.to_thread(wait_until, stack, lambda: answers_to_clicks(stack, winner, mark, 5))
+    assert len(updates) == 1 and len(replies) == 4
     assert {r.text for r in replies} <= {
         "<@U0APPROVER> already approved this; it is being applied.",
         "Already decided by <@U0APPROVER>: applied. Nothing more was changed.",
