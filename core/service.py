@@ -169,7 +169,7 @@ class BudgetService:
     async def find_campaign(self, query: str) -> CampaignLookup:
         """By ID, or by a part of the name (case-insensitive); one match comes with its status."""
         query = query.strip()
-        if query.isdigit():
+        if query.isascii() and query.isdigit():  # not "²": str.isdigit() takes digits int() refuses
             try:
                 matches = [await self.api.campaign(int(query))]
             except PropellerAdsError as exc:
