@@ -61,8 +61,11 @@ async def _history(ctx: Any, query: str) -> dict[str, Any]:
     store = ctx.service.store
     if not query:
         return render.history(await store.history(limit=20))
-    if query.isdigit():
-        return render.history(await store.history(int(query), limit=20), query)
+    if query.isascii() and query.isdigit():  # not "²", which int() refuses
+        campaign_id = int(query)
+        # Past the 64-bit range no campaign exists, and the database refuses the number.
+        entries = await store.history(campaign_id, limit=20) if campaign_id < 2**63 else []
+        return render.history(entries, query)
     needle = query.casefold()
     entries = [e for e in await store.history(limit=500) if needle in e.campaign_name.casefold()][:20]
     return render.history(entries, query)
