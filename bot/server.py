@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bot.runtime import Runtime
@@ -23,7 +25,15 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
         if not _is_integer(request.headers.get("X-Slack-Request-Timestamp", "0")):
             # slack_sdk's signature check raises on such a timestamp and Bolt turns that into a 500.
             return web.json_response({"error": "invalid request"}, status=401)
-        bolt_response = await runtime.app.async_dispatch(await to_bolt_request(request))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except Exception:
+            # A body Bolt cannot parse (a payload that is not a JSON object, bytes that are not UTF-8) made a 500.
+            # Slack never sends one: 401 unless it is signed, and then 400.
+            status = 400 if _signed(runtime, request.headers, await request.read()) else 401
+            log.info("refused a request to %s whose body cannot be read (%d)", EVENTS_PATH, status)
+            return web.json_response({"error": "invalid request"}, status=status)
+        bolt_response = await runtime.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -45,6 +55,14 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
+
+
+def _signed(runtime: Runtime, headers: Mapping[str, str], body: bytes) -> bool:
+    secret = runtime.settings.slack_signing_secret
+    if secret is None:
+        return False
+    verifier = SignatureVerifier(secret.get_secret_value())
+    return verifier.is_valid(body, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature"))
 
 
 def _is_integer(value: str) -> bool:
