@@ -33,6 +33,10 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
             status = 400 if _signed(runtime, request.headers, await request.read()) else 401
             log.info("refused a request to %s whose body cannot be read (%d)", EVENTS_PATH, status)
             return web.json_response({"error": "invalid request"}, status=status)
+        if not _bolt_can_read(bolt_request.body):
+            status = 400 if _signed(runtime, request.headers, await request.read()) else 401
+            log.info("refused a request to %s of a shape Slack never sends (%d)", EVENTS_PATH, status)
+            return web.json_response({"error": "invalid request"}, status=status)
         bolt_response = await runtime.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
@@ -55,6 +59,22 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
+
+
+# Parts of a payload that Slack always sends as objects; Bolt reads into them before any listener runs.
+_OBJECTS = ("user", "team", "channel", "container", "view", "event", "message", "state")
+
+
+def _bolt_can_read(body: object) -> bool:
+    """False for shapes Slack never sends and Bolt reads blindly (making it answer 500): `view: null`, `actions: []`."""
+    if not isinstance(body, dict):
+        return False
+    if any(key in body and not isinstance(body[key], dict) for key in _OBJECTS):
+        return False
+    if "actions" in body or body.get("type") == "block_actions":
+        actions = body.get("actions")
+        return isinstance(actions, list) and bool(actions) and all(isinstance(a, dict) for a in actions)
+    return True
 
 
 def _signed(runtime: Runtime, headers: Mapping[str, str], body: bytes) -> bool:
