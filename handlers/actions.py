@@ -23,9 +23,11 @@ def register(app: AsyncApp) -> None:
 def _proposal_id(body: dict[str, Any]) -> int | None:
     try:
         value = body["actions"][0]["value"]
-        return int(value)
+        proposal_id = int(value)
     except (KeyError, IndexError, TypeError, ValueError):
         return None
+    # Proposal IDs are 32-bit in the store; a bigger number names none and the database would refuse it.
+    return proposal_id if 0 < proposal_id < 2**31 else None
 
 
 async def _tell(respond: Any, text: str) -> None:
