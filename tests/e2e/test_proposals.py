@@ -389,7 +389,9 @@ def test_a_rejection_writes_nothing_and_the_same_change_is_not_proposed_again(st
 
 def test_edit_amount_refuses_what_the_guardrails_forbid_in_the_modal_and_redraws_a_valid_amount(stack: Stack) -> None:
     winner = check(stack)[WINNER]
+    calls = len(stack.slack.calls)
     click(stack, winner, EDIT)
+    stack.slack.sync.wait_for_call("views.open", since=calls)  # the modal opens after the ack
     modal = stack.slack.modal(APPROVER)
     assert modal is not None and modal.spec["private_metadata"] == "2"
     assert modal.blocks[0]["text"]["text"] == "*Winner &amp; Co &lt;US&gt;* (101)\nNow 100.00 a day; proposed 120.00."
