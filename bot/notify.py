@@ -86,7 +86,8 @@ class Notifier:
         await self.post_alerts(result.alerts)
         for old in [*result.superseded, *result.expired]:
             await self.show_outcome(old)
-        await self.post_proposals(result.created)
+        # A kept proposal whose first post failed (Slack down, rate limited) gets its message now.
+        await self.post_proposals([*result.created, *(p for p in result.kept if not p.message_ts)])
 
     async def post_decisions(self, outcomes: Sequence[tuple[Decision, Sequence[AlertChange]]]) -> None:
         for decision, changes in outcomes:
