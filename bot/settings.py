@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     api_timeout_seconds: float = Field(15.0, gt=0, le=300)
     rate_limit_max_wait_seconds: float = Field(90.0, ge=0, le=3600)
     """The longest the bot waits for a PropellerAds rate-limit window to reset before giving up."""
-    reconcile_after_seconds: int = Field(120, ge=0, le=86400)
-    """A proposal left approved or mid-apply this long is finished from the live budget."""
+    reconcile_after_seconds: int = Field(300, ge=0, le=86400)
+    """A proposal left approved or mid-apply this long is finished from the live budget: longer than
+    one apply can take with every retry (two reads and a write, each up to about a minute)."""
     snapshot_ttl_seconds: int = Field(60, ge=0, le=3600)
     """How long a read of the account is reused by /budget status before asking the API again."""
 

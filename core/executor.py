@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from enum import Enum
 
 from core import failpoints
@@ -71,12 +72,15 @@ class Executor:
         api: PropellerAdsClient,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        reconcile_after: timedelta = timedelta(minutes=2),
+        reconcile_after: timedelta = timedelta(minutes=5),
+        max_daily_increase: Decimal | None = None,
     ) -> None:
         self.store = store
         self.api = api
         self.clock = clock
         self.reconcile_after = reconcile_after
+        self.max_daily_increase = max_daily_increase
+        """Checked again at write time: edits and several approvals in a day must not add up past it."""
 
     async def approve(self, proposal_id: int, user: str) -> Decision:
         """Approves and applies. A second click, a retry or another replica gets ALREADY_DECIDED."""
@@ -181,7 +185,7 @@ class Executor:
             # The write reached PropellerAds before the process stopped: record it, do not write again.
             return await self._finish(proposal, APPLIED, "confirmed after a restart: the live daily budget already matches")
 
-        stale = _stale_reason(proposal, live)
+        stale = _stale_reason(proposal, live) or await self._over_increase_cap(proposal)
         if stale:
             return await self._finish(proposal, STALE, stale)
 
@@ -250,6 +254,20 @@ class Executor:
             message,
             write_denied=isinstance(error, PermissionDeniedError),
             api_words=error.detail if error is not None else None,
+        )
+
+
+    async def _over_increase_cap(self, proposal: Proposal) -> str | None:
+        increase = proposal.to_amount - proposal.from_amount
+        if self.max_daily_increase is None or increase <= 0:
+            return None
+        now = self.clock()
+        used = await self.store.increased_since(datetime.combine(now.date(), datetime.min.time(), tzinfo=timezone.utc))
+        if used + increase <= self.max_daily_increase:
+            return None
+        return (
+            f"today's increases already add {fmt_money(used)} of the {fmt_money(self.max_daily_increase)} cap, "
+            f"so {fmt_money(increase)} more would cross it"
         )
 
 

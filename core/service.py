@@ -136,13 +136,19 @@ class BudgetService:
         config: ServiceConfig,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        reconcile_after: timedelta = timedelta(minutes=2),
+        reconcile_after: timedelta = timedelta(minutes=5),
     ) -> None:
         self.api = api
         self.store = store
         self.config = config
         self.clock = clock
-        self.executor = Executor(store, api, clock=clock, reconcile_after=reconcile_after)
+        self.executor = Executor(
+            store,
+            api,
+            clock=clock,
+            reconcile_after=reconcile_after,
+            max_daily_increase=config.guardrails.max_daily_increase,
+        )
         # Reads of the account are shared for snapshot_ttl, one fetch at a time: fifty people
         # asking at once cost one read, which matters under a statistics limit of 2 a minute.
         self._reads = SharedReads(config.snapshot_ttl)

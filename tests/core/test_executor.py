@@ -415,7 +415,7 @@ async def test_a_process_killed_after_its_patch_is_finished_by_the_next_one_with
     assert len(ads.patches()) == 1
     await dying.stop()
 
-    clock.advance(minutes=3)
+    clock.advance(minutes=6)  # past the default reconcile_after of 5 minutes
     after = await Process(db_url, ads, clock).start()
     try:
         [decision] = await after.executor.reconcile()
@@ -522,3 +522,29 @@ async def test_replicas_reconciling_at_once_on_postgresql_write_once(postgres_ur
     finally:
         for r in replicas:
             await r.stop()
+
+
+async def test_an_increase_past_todays_cap_is_not_written_even_when_approved(
+    db_url: str, ads: Ads, clock: ManualClock
+) -> None:
+    # The cap is 15.00 a day; Winner's proposal adds 20.00 (100.00 → 120.00), e.g. after an edit.
+    capped = await Process(db_url, ads, clock, max_daily_increase=Decimal("15.00")).start()
+    try:
+        [p] = await propose(capped.store)
+        decision = await capped.executor.approve(p.id, APPROVER)
+        assert decision.outcome is Outcome.STALE
+        assert "15.00 cap" in decision.message and "20.00 more" in decision.message
+        assert ads.patches() == []
+        assert ads.budget(101) == Decimal("100.00")
+    finally:
+        await capped.stop()
+
+
+async def test_an_increase_within_todays_cap_is_written(db_url: str, ads: Ads, clock: ManualClock) -> None:
+    capped = await Process(db_url, ads, clock, max_daily_increase=Decimal("20.00")).start()
+    try:
+        [p] = await propose(capped.store)
+        assert (await capped.executor.approve(p.id, APPROVER)).outcome is Outcome.APPLIED
+        assert len(ads.patches(101)) == 1
+    finally:
+        await capped.stop()
