@@ -20,7 +20,6 @@ from core.store.tables import (
     APPLIED,
     APPLYING,
     APPROVED,
-    EXPIRED,
     FAILED,
     MANUAL_REVIEW,
     PENDING,
@@ -153,14 +152,7 @@ class Executor:
         if current is None:
             return Decision(Outcome.NOT_FOUND, None, "That proposal no longer exists.")
         if current.state == PENDING:  # still pending, so the transition failed on its time to live
-            expired = await self.store.transition(
-                proposal_id,
-                [PENDING],
-                EXPIRED,
-                now=now,
-                detail="nobody decided within its time to live",
-                audit=audit_entry(current, now, BOT_ACTOR, "expired", EXPIRED),
-            )
+            expired = await self.store.expire(current, now)
             return Decision(Outcome.EXPIRED, expired or current, "This proposal expired; the next check will propose again if it still applies.")
         if current.state in (APPROVED, APPLYING):
             return Decision(Outcome.IN_PROGRESS, current, f"<@{current.decided_by}> already approved this; it is being applied.")

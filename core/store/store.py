@@ -319,19 +319,20 @@ class Store:
             ).all()
         for proposal_id in due:
             current = await self.get(proposal_id)
-            if current is None:
-                continue
-            done = await self.transition(
-                proposal_id,
-                [PENDING],
-                EXPIRED,
-                now=now,
-                detail="nobody decided within its time to live",
-                audit=audit_entry(current, now, BOT_ACTOR, "expired", EXPIRED),
-            )
-            if done:
+            if current is not None and (done := await self.expire(current, now)):
                 expired.append(done)
         return expired
+
+    async def expire(self, proposal: Proposal, now: datetime) -> Proposal | None:
+        """Marks a pending proposal expired, with its audit entry; None when it was no longer pending."""
+        return await self.transition(
+            proposal.id,
+            [PENDING],
+            EXPIRED,
+            now=now,
+            detail="nobody decided within its time to live",
+            audit=audit_entry(proposal, now, BOT_ACTOR, "expired", EXPIRED),
+        )
 
     # --- audit -------------------------------------------------------------------------------
 
