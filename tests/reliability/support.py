@@ -238,21 +238,6 @@ async def post(http: httpx.AsyncClient, url: str, click: Click) -> tuple[int, fl
     return response.status_code, time.perf_counter() - started, response.text
 
 
-async def until(slack: SlackStandIn, check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Waits on the stand-in's change notifications until `check` returns something."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        seen = slack.revision
-        found = check()
-        if found:
-            return found
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        await slack.wait_for_change(seen, remaining)
-
-
 class CallWatcher:
     """Follows the stand-in's calls as they come, looking at each once: cheap enough for hundreds of waiters.
 

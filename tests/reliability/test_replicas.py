@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from bot.scheduler import CHECK, SUMMARY, check_slot
-from core.store.tables import APPLIED, APPROVED
+from core.store.tables import APPLIED
 from sandbox.adplatform import Account, Campaign, SandboxConfig
 from tests.harness import APPROVER, Stack, running_stack
 from tests.reliability.support import (

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -87,7 +86,7 @@ def assert_private(reply: dict[str, Any], text: str) -> None:
 # --- signatures --------------------------------------------------------------------------------------------
 
 
-def test_forged_stale_and_unsigned_clicks_get_401_and_change_nothing(stack: Stack) -> None:
+def test_forged_stale_and_unsigned_clicks_get_401_and_change_nothing(stack: Stack, figures: dict[str, Any]) -> None:
     message = check(stack)
     genuine = click_on(stack, message, "proposal_approve")
     body, good = genuine.body, genuine.headers
@@ -115,6 +114,7 @@ def test_forged_stale_and_unsigned_clicks_get_401_and_change_nothing(stack: Stac
     answers["body changed after signing"] = send(stack, altered, good)
 
     assert {what: status for what, (status, _) in answers.items()} == {what: 401 for what in answers}
+    figures["refused with 401"] = sorted(answers)
     assert all(not TRACEBACK.search(text) for _, text in answers.values())
     assert stack.sandbox.requests.entries("PATCH") == []
     assert proposal_state(stack) == PENDING
@@ -208,9 +208,10 @@ COMMAND_TEXT = st.one_of(
 )
 
 
-def test_no_budget_text_gets_a_500_or_a_traceback(stack: Stack) -> None:
+def test_no_budget_text_gets_a_500_or_a_traceback(stack: Stack, figures: dict[str, Any]) -> None:
     slack = stack.slack
     answered: list[str] = []
+    texts: list[str] = []
 
     @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(text=COMMAND_TEXT)
@@ -221,6 +222,7 @@ def test_no_budget_text_gets_a_500_or_a_traceback(stack: Stack) -> None:
     @example(text="status <@U0APPROVER> & <!channel>")
     @example(text="\x00")
     def one(text: str) -> None:
+        texts.append(text)
         fields = slack.command_form(text, user_id=APPROVER)
         body = payloads.form(fields)
         status, reply_body = send(stack, body, {"Content-Type": FORM, **slack.signed_headers(body)})
@@ -242,6 +244,7 @@ def test_no_budget_text_gets_a_500_or_a_traceback(stack: Stack) -> None:
     one()
     assert answered
     assert stack.sandbox.requests.entries("PATCH") == []
+    figures["/budget texts"] = {"sent": len(texts), "different": len(set(texts)), "answers": len(answered)}
 
 
 # --- broken payloads, correctly signed ---------------------------------------------------------------------
@@ -307,7 +310,7 @@ def broken_bodies(draw: st.DrawFn) -> tuple[str, str]:
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")  # the bot's threads use random
-def test_broken_payloads_signed_correctly_never_get_a_500(tmp_path: Path) -> None:
+def test_broken_payloads_signed_correctly_never_get_a_500(tmp_path: Path, figures: dict[str, Any]) -> None:
     statuses: dict[int, int] = {}
     with running_stack(tmp_path, clock=ManualClock(NOW)) as stack:
         slack = stack.slack
@@ -344,6 +347,8 @@ def test_broken_payloads_signed_correctly_never_get_a_500(tmp_path: Path) -> Non
     assert not any(TRACEBACK.search(t) for t in everything)
     assert stack.sandbox.requests.entries("PATCH") == []
     assert set(statuses) <= {200, 400, 401, 404}, statuses
+    figures["broken payloads"] = {"sent": sum(statuses.values()), "statuses": dict(sorted(statuses.items())),
+                                  "answers through a response URL": len(replies)}
 
 
 def settle(stack: Stack) -> None:
