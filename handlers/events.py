@@ -20,7 +20,8 @@ def register(app: AsyncApp) -> None:
 
 
 async def home_opened(event: dict[str, Any], context: Any, client: Any) -> None:
-    if event.get("tab", "home") != "home":
+    user = event.get("user")
+    if event.get("tab", "home") != "home" or not user:
         return
     ctx = budget(context)
     report, error = None, None
@@ -29,4 +30,4 @@ async def home_opened(event: dict[str, Any], context: Any, client: Any) -> None:
     except PropellerAdsError as exc:
         error = exc
     pending = await ctx.service.store.proposals([PENDING])
-    await client.views_publish(user_id=event["user"], view=render.home_view(report, pending, error))
+    await client.views_publish(user_id=user, view=render.home_view(report, pending, error))
