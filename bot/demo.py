@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +18,6 @@ from bot.server import build_web_app
 from bot.settings import Settings
 from core.policy import Rule
 
-log = logging.getLogger(__name__)
 
 DEMO_CHANNEL = "C0BUDGET"
 DEMO_APPROVER = "U0APPROVER"

@@ -27,7 +27,7 @@ from core.alerts import AlertChange, ChangeKind
 from core.errors import PropellerAdsError
 from core.executor import Decision
 from core.health import HealthReport
-from core.money import fmt_money
+from core.money import fmt_money, fmt_percent
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
 from core.store.store import AuditEntry, Proposal
 from core.store.tables import PENDING
@@ -97,7 +97,7 @@ def _days(value: Decimal | None) -> str:
 
 
 def _pct(share: Decimal | None) -> str:
-    return "-" if share is None else f"{(share * 100).quantize(Decimal('1'))}%"
+    return "-" if share is None else fmt_percent(share)
 
 
 # --- health ------------------------------------------------------------------------------------

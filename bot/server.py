@@ -28,17 +28,18 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
         try:
             bolt_request = await to_bolt_request(request)
         except Exception:
-            # A body Bolt cannot parse (a payload that is not a JSON object, bytes that are not UTF-8) made a 500.
-            # Slack never sends one: 401 unless it is signed, and then 400.
-            status = 400 if _signed(runtime, request.headers, await request.read()) else 401
-            log.info("refused a request to %s whose body cannot be read (%d)", EVENTS_PATH, status)
-            return web.json_response({"error": "invalid request"}, status=status)
+            # A payload that is not a JSON object, bytes that are not UTF-8: aiohttp or Bolt made a 500.
+            return await refuse(request, "whose body cannot be read")
         if not _bolt_can_read(bolt_request.body):
-            status = 400 if _signed(runtime, request.headers, await request.read()) else 401
-            log.info("refused a request to %s of a shape Slack never sends (%d)", EVENTS_PATH, status)
-            return web.json_response({"error": "invalid request"}, status=status)
+            return await refuse(request, "of a shape Slack never sends")
         bolt_response = await runtime.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+    async def refuse(request: web.Request, why: str) -> web.Response:
+        """Slack never sends such a request: 401 unless it is signed, and then 400."""
+        status = 400 if _signed(runtime, request.headers, await request.read()) else 401
+        log.info("refused a request to %s %s (%d)", EVENTS_PATH, why, status)
+        return web.json_response({"error": "invalid request"}, status=status)
 
     async def healthz(request: web.Request) -> web.Response:
         try:

@@ -148,14 +148,16 @@ class Settings(BaseSettings):
             raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
 
 
-_ENV_NAMES = {
-    "propellerads_api_token": "PROPELLERADS_API_TOKEN",
-    "propellerads_base_url": "PROPELLERADS_BASE_URL",
-    "slack_bot_token": "SLACK_BOT_TOKEN",
-    "slack_signing_secret": "SLACK_SIGNING_SECRET",
-    "slack_app_token": "SLACK_APP_TOKEN",
-    "slack_api_url": "SLACK_API_URL",
-}
+def _env_names() -> dict[str, str]:
+    """Field name → the environment variable it is read from, for fields not under BUDGET_BOT_."""
+    names = {}
+    for name, info in Settings.model_fields.items():
+        if isinstance(info.validation_alias, AliasChoices):
+            names[name] = str(info.validation_alias.choices[0])
+    return names
+
+
+_ENV_NAMES = _env_names()
 
 
 def load_settings(**overrides: Any) -> Settings:

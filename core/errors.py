@@ -81,9 +81,6 @@ class MalformedResponseError(PropellerAdsError):
     kind = "sent a malformed answer"
 
 
-TRANSIENT_ERRORS: tuple[type[PropellerAdsError], ...] = (ServerError, TransportError, RateLimitedError)
-
-
 def flatten_fields(body: Any, prefix: str = "") -> dict[str, list[str]]:
     """Turns the API's nested field map into dotted paths: {"targeting.traffic_categories": [...]}."""
     out: dict[str, list[str]] = {}

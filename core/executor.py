@@ -254,7 +254,7 @@ class Executor:
         if self.max_daily_increase is None or increase <= 0:
             return None
         now = self.clock()
-        used = await self.store.increased_since(datetime.combine(now.date(), datetime.min.time(), tzinfo=timezone.utc))
+        used = await self.store.increased_on(now.date())
         if used + increase <= self.max_daily_increase:
             return None
         return (

@@ -10,7 +10,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from core.models import Campaign, CampaignStats
-from core.money import cents, fmt_money
+from core.money import cents, fmt_money, fmt_percent
 
 
 class HealthThresholds(BaseModel):
@@ -179,7 +179,7 @@ def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = Non
             )
         )
     for risk in at_risk:
-        share = f"{(risk.share_of_balance * 100).quantize(Decimal('1'))}%" if risk.share_of_balance else "all"
+        share = fmt_percent(risk.share_of_balance) if risk.share_of_balance else "all"
         recommendations.append(
             Recommendation(
                 RecommendationCode.REVIEW_CAMPAIGN_AT_RISK,

@@ -47,6 +47,11 @@ def fmt_money(value: Decimal | None) -> str:
     return f"{cents(value):,.2f}"
 
 
+def fmt_percent(share: Decimal) -> str:
+    """A share as a whole percentage: Decimal("0.125") → "12%" (half to even, as Decimal rounds)."""
+    return f"{(share * 100).quantize(Decimal('1'))}%"
+
+
 Money = Annotated[
     Decimal,
     BeforeValidator(to_decimal),

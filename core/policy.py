@@ -9,7 +9,7 @@ from enum import Enum
 from pydantic import BaseModel, Field, model_validator
 
 from core.health import CampaignPerformance
-from core.money import CENT, Money, cents, fmt_money
+from core.money import CENT, Money, cents, fmt_money, fmt_percent
 
 
 class Rule(BaseModel):
@@ -118,11 +118,11 @@ def evaluate(rule: Rule, perf: CampaignPerformance) -> Candidate | None:
         direction = Direction.INCREASE
         reason = (
             f"CPA {fmt_money(cpa)} beats the {fmt_money(rule.target_cpa)} target with "
-            f"{perf.conversions} conversions, and it spends {_pct(use)} of its daily budget."
+            f"{perf.conversions} conversions, and it spends {fmt_percent(use)} of its daily budget."
         )
     elif cpa is not None and cpa >= high:
         direction = Direction.DECREASE
-        reason = f"CPA {fmt_money(cpa)} misses the {fmt_money(rule.target_cpa)} target by {_pct(cpa / rule.target_cpa - 1)}."
+        reason = f"CPA {fmt_money(cpa)} misses the {fmt_money(rule.target_cpa)} target by {fmt_percent(cpa / rule.target_cpa - 1)}."
     elif perf.conversions == 0 and perf.spent >= 2 * rule.target_cpa:
         direction = Direction.DECREASE
         reason = f"Spent {fmt_money(perf.spent)} in {perf.window_days} days without a conversion."
@@ -205,6 +205,3 @@ def _cents_down(value: Decimal) -> Decimal:
 def _refuse(candidate: Candidate, reason: str) -> Refusal:
     return Refusal(candidate.campaign_id, candidate.rule, reason)
 
-
-def _pct(share: Decimal) -> str:
-    return f"{(share * 100).quantize(Decimal('1'))}%"

@@ -266,27 +266,15 @@ class BudgetService:
         """Stores the conditions and returns the changes to announce: only those this process wrote first."""
         now = self.clock()
         changes = {c.key: c for c in alert_rules.diff(previous, conditions, judged=judged)}
+        holding = [(c.key, c.severity, c.summary, True) for c in conditions]
+        cleared = [(c.key, c.severity, c.summary, False) for c in changes.values() if c.kind is ChangeKind.RESOLVED]
         written: set[str] = set()
-        for condition in conditions:
-            if await self.store.put_alert(
-                condition.key,
-                severity=condition.severity,
-                active=True,
-                summary=condition.summary,
-                now=now,
-                expected=previous.get(condition.key),
-            ):
-                written.add(condition.key)
-        for change in changes.values():
-            if change.kind is ChangeKind.RESOLVED and await self.store.put_alert(
-                change.key,
-                severity=change.severity,
-                active=False,
-                summary=change.summary,
-                now=now,
-                expected=previous.get(change.key),
-            ):
-                written.add(change.key)
+        for key, severity, summary, active in holding + cleared:
+            stored = await self.store.put_alert(
+                key, severity=severity, active=active, summary=summary, now=now, expected=previous.get(key)
+            )
+            if stored:
+                written.add(key)
         return [change for key, change in changes.items() if key in written]
 
     async def _candidates(
@@ -415,11 +403,10 @@ class BudgetService:
         return EditResult(edited)
 
     async def _guardrail_budget(self, report: HealthReport, now: datetime) -> GuardrailBudget:
-        start_of_day = datetime.combine(now.date(), datetime.min.time(), tzinfo=timezone.utc)
         return GuardrailBudget(
             balance=report.balance,
             total_daily_budget=report.total_daily_budget,
-            increased_today=await self.store.increased_since(start_of_day),
+            increased_today=await self.store.increased_on(now.date()),
             low_balance_days=self.config.thresholds.low_balance_days,
         )
 

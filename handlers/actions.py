@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot import render
 from core.executor import Outcome
+from core.store.tables import PENDING
 from handlers.common import answer_failures, budget
 
-log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp) -> None:
@@ -77,7 +76,7 @@ async def edit(ack: Any, body: dict[str, Any], respond: Any, context: Any, clien
     proposal = await ctx.service.store.get(proposal_id) if proposal_id is not None else None
     if not ctx.service.may_decide(user):
         await _tell(respond, "Only the configured approvers can change a proposal; nothing was changed.")
-    elif proposal is None or proposal.state != "pending":
+    elif proposal is None or proposal.state != PENDING:
         await _tell(respond, "This proposal is no longer pending; nothing was changed.")
     else:
         await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(proposal))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -12,7 +11,6 @@ from core.errors import PropellerAdsError
 from core.store.tables import PENDING
 from handlers.common import budget
 
-log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp) -> None:

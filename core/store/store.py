@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -347,8 +347,12 @@ class Store:
                 query = query.where(AuditRow.campaign_id == campaign_id)
             return [AuditEntry.of(r) for r in await s.scalars(query)]
 
+    async def increased_on(self, day: date) -> Decimal:
+        """The sum of increases applied on a UTC day: what that day's increase cap has used."""
+        return await self.increased_since(datetime.combine(day, time.min, tzinfo=timezone.utc))
+
     async def increased_since(self, since: datetime) -> Decimal:
-        """The sum of applied increases since a time: what today's increase cap has used."""
+        """The sum of applied increases since a time."""
         async with self.session() as s:
             rows = await s.execute(
                 select(AuditRow.from_amount, AuditRow.to_amount).where(

@@ -55,7 +55,7 @@ class Base(DeclarativeBase):
     )
 
 
-# The states a proposal passes through; "open" ones block a new proposal for the same campaign.
+# The states a proposal passes through; pending, approved and applying block a new proposal for the campaign.
 PENDING, APPROVED, APPLYING, APPLIED = "pending", "approved", "applying", "applied"
 FAILED, MANUAL_REVIEW, REJECTED, EXPIRED, SUPERSEDED, STALE = (
     "failed",
@@ -65,7 +65,6 @@ FAILED, MANUAL_REVIEW, REJECTED, EXPIRED, SUPERSEDED, STALE = (
     "superseded",
     "stale",
 )
-OPEN_STATES = (PENDING, APPROVED, APPLYING)
 IN_FLIGHT_STATES = (APPROVED, APPLYING)
 
 
