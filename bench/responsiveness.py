@@ -224,42 +224,16 @@ def run() -> Section:
         ads.stop()
 
     requests = ", ".join(f"{name} {count}" for name, count in sorted(results.burst_requests.items()))
+
+    def row(scenario: str, what: str, samples: list[float]) -> list[str]:
+        return [scenario, what, ms(percentile(samples, 50)), ms(percentile(samples, 99)), ms(max(samples))]
+
     rows = [
-        [
-            f"{BURST} simultaneous /budget status, ad API {LATENCY:g} s a call",
-            "ack",
-            ms(percentile(results.acks, 50)),
-            ms(percentile(results.acks, 99)),
-            ms(max(results.acks)),
-        ],
-        [
-            "",
-            "answer posted (from the burst)",
-            ms(percentile(results.replies, 50)),
-            ms(percentile(results.replies, 99)),
-            ms(max(results.replies)),
-        ],
-        [
-            f"Approve click, {len(results.updated)} proposals one after another",
-            "ack",
-            ms(percentile(results.click_acks, 50)),
-            ms(percentile(results.click_acks, 99)),
-            ms(max(results.click_acks)),
-        ],
-        [
-            "",
-            "budget written (PATCH reaches the ad API)",
-            ms(percentile(results.written, 50)),
-            ms(percentile(results.written, 99)),
-            ms(max(results.written)),
-        ],
-        [
-            "",
-            "message updated (chat.update)",
-            ms(percentile(results.updated, 50)),
-            ms(percentile(results.updated, 99)),
-            ms(max(results.updated)),
-        ],
+        row(f"{BURST} simultaneous /budget status, ad API {LATENCY:g} s a call", "ack", results.acks),
+        row("", "answer posted (from the burst)", results.replies),
+        row(f"Approve click, {len(results.updated)} proposals one after another", "ack", results.click_acks),
+        row("", "budget written (PATCH reaches the ad API)", results.written),
+        row("", "message updated (chat.update)", results.updated),
     ]
     notes = [
         f"The burst cost the ad API {sum(results.burst_requests.values())} requests ({requests}), "

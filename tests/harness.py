@@ -92,6 +92,41 @@ class Stack:
         return [r for r in self.sandbox.requests.entries() if r.method == method and path_part in r.path]
 
 
+def mrkdwn_texts(value: Any) -> Iterator[str]:
+    """Every mrkdwn text object inside blocks or a view, however deep (fields, context, confirm dialogs)."""
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
+            yield value["text"]
+        for inner in value.values():
+            yield from mrkdwn_texts(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from mrkdwn_texts(inner)
+
+
+def serve_env(stack: Stack, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `budget-bot serve` process against the stack's sandbox and stand-in.
+
+    Nothing of the project's own settings is inherited from the test's environment.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROPELLERADS_", "BUDGET_BOT_", "SLACK_"))}
+    env.update(
+        {
+            "PROPELLERADS_API_TOKEN": API_TOKEN,
+            "PROPELLERADS_BASE_URL": stack.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": stack.slack_server.url + "/api/",
+            "BUDGET_BOT_CHANNEL": CHANNEL,
+            "BUDGET_BOT_APPROVERS": APPROVER,
+            "BUDGET_BOT_DATABASE_URL": database_url,
+            "BUDGET_BOT_SNAPSHOT_TTL_SECONDS": "0",
+        }
+    )
+    env.update(extra)
+    return env
+
+
 def bot_settings(api_url: str, slack_url: str, db_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "propellerads_api_token": API_TOKEN,

@@ -7,7 +7,6 @@ the configuration; details from the API's answers. None may format, mention or b
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -21,6 +20,7 @@ from bot import render
 from core.executor import Decision, Outcome
 from core.store.store import AuditEntry, Proposal
 from core.store.tables import APPLIED, EXPIRED, FAILED, MANUAL_REVIEW, PENDING, REJECTED, STALE, SUPERSEDED
+from tests.harness import mrkdwn_texts
 
 NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 APPROVER = "U0APPROVER"
@@ -144,18 +144,6 @@ CASES = [(kind, variant) for kind in NAMES for variant in every_message("x")]
 
 
 # --- checks --------------------------------------------------------------------------------------
-
-
-def mrkdwn_texts(value: Any) -> Iterator[str]:
-    """Every mrkdwn text object, however deep (fields, context, confirm dialogs)."""
-    if isinstance(value, dict):
-        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
-            yield value["text"]
-        for inner in value.values():
-            yield from mrkdwn_texts(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from mrkdwn_texts(inner)
 
 
 def assert_escaped(text: str) -> None:

@@ -11,7 +11,6 @@ fresh database and has them share one store through Slack commands.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import socket
@@ -29,7 +28,7 @@ import psycopg
 import pytest
 
 from bot.scheduler import CHECK, SUMMARY
-from tests.harness import API_TOKEN, APPROVER, BOT_TOKEN, CHANNEL, SIGNING_SECRET, VIEWER, Stack, running_stack
+from tests.harness import APPROVER, VIEWER, Stack, running_stack, serve_env
 
 pytestmark = pytest.mark.postgres
 
@@ -61,27 +60,16 @@ asyncio.run(main())
 
 
 def replica_env(stack: Stack, database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROPELLERADS_", "BUDGET_BOT_", "SLACK_"))}
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "PROPELLERADS_API_TOKEN": API_TOKEN,
-            "PROPELLERADS_BASE_URL": stack.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": stack.slack_server.url + "/api/",
-            "BUDGET_BOT_CHANNEL": CHANNEL,
-            "BUDGET_BOT_APPROVERS": APPROVER,
-            "BUDGET_BOT_DATABASE_URL": database_url,
-            "BUDGET_BOT_TIMEZONE": "Europe/Berlin",
-            "BUDGET_BOT_SUMMARY_TIME": "09:00",
-            "BUDGET_BOT_CHECK_INTERVAL_MINUTES": "1",
-            "BUDGET_BOT_SNAPSHOT_TTL_SECONDS": "0",
-            "BUDGET_BOT_RULES": json.dumps([{"name": "cpa-target", "target_cpa": 10, "window_days": 7}]),
-        }
+    return serve_env(
+        stack,
+        database_url,
+        PYTHONPATH=str(ROOT),
+        BUDGET_BOT_TIMEZONE="Europe/Berlin",
+        BUDGET_BOT_SUMMARY_TIME="09:00",
+        BUDGET_BOT_CHECK_INTERVAL_MINUTES="1",
+        BUDGET_BOT_RULES=json.dumps([{"name": "cpa-target", "target_cpa": 10, "window_days": 7}]),
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 class Lines:

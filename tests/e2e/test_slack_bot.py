@@ -22,7 +22,7 @@ import pytest
 
 from sandbox.adplatform import ManualClock
 from sandbox.slack import Ack, Message, payloads
-from tests.harness import APPROVER, CHANNEL, VIEWER, Stack, running_stack
+from tests.harness import APPROVER, CHANNEL, VIEWER, Stack, mrkdwn_texts, running_stack
 
 NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 SLACK_ACK_DEADLINE = 3.0
@@ -97,18 +97,6 @@ def header(message: Message) -> str:
 def channel_messages(stack: Stack) -> list[Message]:
     """What everyone in the channel sees: no ephemerals."""
     return [m for m in stack.slack.messages() if not m.ephemeral]
-
-
-def mrkdwn_texts(value: Any) -> Iterator[str]:
-    """Every mrkdwn text object inside blocks, however deep (confirm dialogs included)."""
-    if isinstance(value, dict):
-        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
-            yield value["text"]
-        for inner in value.values():
-            yield from mrkdwn_texts(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from mrkdwn_texts(inner)
 
 
 def assert_escaped(text: str) -> None:

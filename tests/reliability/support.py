@@ -20,7 +20,7 @@ import httpx
 
 from sandbox.slack import SlackStandIn, blockkit, payloads
 from sandbox.slack.model import Message
-from tests.harness import API_TOKEN, APPROVER, BOT_TOKEN, CHANNEL, SIGNING_SECRET, Stack
+from tests.harness import API_TOKEN, APPROVER, BOT_TOKEN, SIGNING_SECRET, Stack, serve_env
 
 T = TypeVar("T")
 ROOT = Path(__file__).parents[2]
@@ -38,25 +38,14 @@ def free_port() -> int:
 
 def bot_env(stack: Stack, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of `budget-bot serve` against the stack's sandbox and stand-in (nothing inherited)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROPELLERADS_", "BUDGET_BOT_", "SLACK_"))}
-    env.update(
-        {
-            "PROPELLERADS_API_TOKEN": API_TOKEN,
-            "PROPELLERADS_BASE_URL": stack.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": stack.slack_server.url + "/api/",
-            "BUDGET_BOT_CHANNEL": CHANNEL,
-            "BUDGET_BOT_APPROVERS": APPROVER,
-            "BUDGET_BOT_DATABASE_URL": database_url,
-            "BUDGET_BOT_SNAPSHOT_TTL_SECONDS": "0",
-            "BUDGET_BOT_API_TIMEOUT_SECONDS": "10",
-            "BUDGET_BOT_RATE_LIMIT_MAX_WAIT_SECONDS": "5",
-            "PYTHONUNBUFFERED": "1",
-        }
+    return serve_env(
+        stack,
+        database_url,
+        BUDGET_BOT_API_TIMEOUT_SECONDS="10",
+        BUDGET_BOT_RATE_LIMIT_MAX_WAIT_SECONDS="5",
+        PYTHONUNBUFFERED="1",
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def write_rules(path: Path) -> Path:
