@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from bot.settings import Settings
 from core.alerts import AlertChange
 from core.errors import PropellerAdsError
-from core.executor import Decision
 from core.health import HealthReport
+from core.proposals import Decision, Proposal
 from core.service import BudgetService, CheckResult
-from core.store.store import Proposal
 
 log = logging.getLogger(__name__)
+
+SLACK_FAILURES = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+"""What a Slack call can fail with: a refusal, or a connection that dropped or timed out."""
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class Notifier:
@@ -34,63 +44,77 @@ class Notifier:
             return None
         try:
             response = await self.client.chat_postMessage(channel=channel, **message)
-        except SlackApiError as exc:
-            log.error("Slack refused chat.postMessage to %s: %s", channel, exc.response.get("error"))
+        except SLACK_FAILURES as exc:
+            log.error("could not post to %s: %s", channel, _why(exc))
             return None
         return response.get("ts")
 
-    async def post_summary(self, report: HealthReport, *, title: str = "Budget health") -> str | None:
-        return await self.post(self.settings.channel, render.health_summary(report, title=title))
+    async def update(self, channel: str, ts: str, message: dict[str, Any], *, what: str) -> bool:
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, **message)
+        except SLACK_FAILURES as exc:
+            log.error("could not update %s: %s", what, _why(exc))
+            return False
+        return True
+
+    async def post_summary(self, report: HealthReport, *, title: str = "Budget health", late: str | None = None) -> str | None:
+        return await self.post(self.settings.channel, render.health_summary(report, title=title, late=late))
 
     async def post_failure(self, exc: PropellerAdsError, *, doing: str) -> str | None:
         """One line in the channel when scheduled work could not read PropellerAds."""
         return await self.post(self.settings.channel, render.api_error(exc, doing=doing))
 
-    async def post_alerts(self, changes: Sequence[AlertChange]) -> None:
-        for change in changes:
-            await self.post(self.settings.alerts_to, render.alert(change))
+    async def tell_alerts(self, order: Sequence[str] = ()) -> None:
+        """Announces what the channel has not heard of the alerts; what Slack refuses is tried again later."""
 
-    async def post_proposals(self, proposals: Sequence[Proposal]) -> None:
+        async def post(change: AlertChange) -> bool:
+            return await self.post(self.settings.alerts_to, render.alert(change)) is not None
+
+        await self.service.tell_alerts(post, order)
+
+    async def tell_proposals(self) -> None:
+        """Posts new proposals and redraws messages behind their proposal's state, once across replicas."""
         channel = self.settings.proposals_to
-        for proposal in proposals:
+
+        async def post(proposal: Proposal) -> tuple[str, str] | None:
             ts = await self.post(channel, render.proposal(proposal))
-            if ts and channel:
-                await self.service.store.set_message(proposal.id, channel, ts)
+            return (channel, ts) if ts and channel else None
+
+        async def redraw(proposal: Proposal) -> bool:
+            return await self._redraw(proposal, render.proposal_outcome(proposal))
+
+        await self.service.tell_proposals(post, redraw)
 
     async def show_outcome(self, proposal: Proposal, decision: Decision | None = None) -> bool:
-        """Rewrites a proposal's channel message to show how it ended; False when it has none."""
+        """Rewrites a proposal's channel message to show how it ended; False when it has none or Slack failed."""
         if not proposal.channel or not proposal.message_ts:
             return False
-        try:
-            await self.client.chat_update(
-                channel=proposal.channel, ts=proposal.message_ts, **render.proposal_outcome(proposal, decision)
-            )
-        except SlackApiError as exc:
-            log.error("Slack refused chat.update of proposal %s: %s", proposal.id, exc.response.get("error"))
+        if not await self._redraw(proposal, render.proposal_outcome(proposal, decision)):
             return False
+        if decision is None or decision.recorded:
+            await self.service.shown(proposal)
         return True
 
     async def show_pending(self, proposal: Proposal) -> None:
         """Redraws a still-pending proposal (after an edit of its amount)."""
-        if proposal.channel and proposal.message_ts:
-            try:
-                await self.client.chat_update(channel=proposal.channel, ts=proposal.message_ts, **render.proposal(proposal))
-            except SlackApiError as exc:
-                log.error("Slack refused chat.update of proposal %s: %s", proposal.id, exc.response.get("error"))
+        await self._redraw(proposal, render.proposal(proposal))
+
+    async def _redraw(self, proposal: Proposal, message: dict[str, Any]) -> bool:
+        if not proposal.channel or not proposal.message_ts:
+            return False
+        return await self.update(proposal.channel, proposal.message_ts, message, what=f"proposal {proposal.id}")
 
     async def post_check(self, result: CheckResult, *, with_summary: bool) -> None:
         """Everything a check has to say in the channels, in reading order."""
         await self.post_decisions(result.reconciled)
         if with_summary and result.report is not None:
             await self.post_summary(result.report, title="Budget health check")
-        await self.post_alerts(result.alerts)
-        for old in [*result.superseded, *result.expired]:
-            await self.show_outcome(old)
-        # A kept proposal whose first post failed (Slack down, rate limited) gets its message now.
-        await self.post_proposals([*result.created, *(p for p in result.kept if not p.message_ts)])
+        await self.tell_alerts([change.key for change in result.alerts])
+        await self.tell_proposals()
 
     async def post_decisions(self, outcomes: Sequence[tuple[Decision, Sequence[AlertChange]]]) -> None:
-        for decision, changes in outcomes:
+        for decision, _ in outcomes:
             if decision.proposal is not None:
                 await self.show_outcome(decision.proposal, decision)
-            await self.post_alerts(changes)
+        if outcomes:
+            await self.tell_alerts()

@@ -25,12 +25,10 @@ from slack_sdk.models.views import View
 
 from core.alerts import AlertChange, ChangeKind
 from core.errors import PropellerAdsError
-from core.executor import Decision
 from core.health import HealthReport
 from core.money import fmt_money, fmt_percent
+from core.proposals import BOT_ACTOR, OUTCOME_OF, AuditEntry, Decision, Outcome, Proposal, ProposalState
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
-from core.store.store import AuditEntry, Proposal
-from core.store.tables import PENDING
 
 Message = dict[str, Any]
 
@@ -103,10 +101,13 @@ def _pct(share: Decimal | None) -> str:
 # --- health ------------------------------------------------------------------------------------
 
 
-def health_summary(report: HealthReport, *, title: str = "Budget health") -> Message:
+def health_summary(report: HealthReport, *, title: str = "Budget health", late: str | None = None) -> Message:
+    """The account's health; `late` says why a scheduled summary comes after its time."""
     risks = report.campaigns_at_risk
-    blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=_clip(title, 150))),
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(title, 150)))]
+    if late:
+        blocks.append(_context(f":hourglass: {escape(late)}"))
+    blocks += [
         _fields(
             [
                 ("Balance", fmt_money(report.balance)),
@@ -133,7 +134,7 @@ def health_summary(report: HealthReport, *, title: str = "Budget health") -> Mes
         blocks.append(_section("*Recommendations*\n" + "\n".join(recs)))
     blocks.append(_context(f"Read {report.generated_at:%Y-%m-%d %H:%M} UTC · spend window {report.window_from} to {report.window_to}"))
     text = (
-        f"{title}: balance {fmt_money(report.balance)}, runway {_days(report.runway_days)}, "
+        f"{title}{' (late)' if late else ''}: balance {fmt_money(report.balance)}, runway {_days(report.runway_days)}, "
         f"total daily budget {fmt_money(report.total_daily_budget)}, {len(risks)} campaign(s) at risk"
     )
     return _message(text, blocks)
@@ -207,9 +208,13 @@ def api_error(exc: PropellerAdsError, *, doing: str) -> Message:
 
 
 def notice(text: str) -> Message:
-    """A plain line; outside text in it is escaped, user mentions keep working."""
-    safe = _mentions_kept(text)
-    return _message(safe, [_section(safe)])
+    """A plain line; all of it is escaped, so nothing in it can format or mention."""
+    return said(escape(text))
+
+
+def said(mrkdwn: str) -> Message:
+    """A line already written as mrkdwn (outside text in it escaped by the caller)."""
+    return _message(mrkdwn, [_section(mrkdwn)])
 
 
 def usage(unknown: str | None = None) -> Message:
@@ -236,10 +241,13 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
         _fields(evidence),
     ]
     if p.notes:
-        blocks.append(_context("Guardrails: " + _mentions_kept("; ".join(p.notes))))
+        blocks.append(_context("Guardrails: " + escape("; ".join(p.notes))))
+    if p.edited_by:
+        blocks.append(_context(f"Amount set by {_who(p.edited_by)}"))
     if outcome is not None:
         blocks.append(_section(outcome))
-    elif p.state == PENDING:
+    elif p.state is ProposalState.PENDING:
+        bound = button_value(p)
         blocks.append(
             ActionsBlock(
                 block_id=f"proposal:{p.id}",
@@ -247,7 +255,7 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
                     ButtonElement(
                         text="Approve",
                         action_id=APPROVE,
-                        value=str(p.id),
+                        value=bound,
                         style="primary",
                         confirm=ConfirmObject(
                             title="Change the daily budget?",
@@ -256,8 +264,8 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
                             deny="Cancel",
                         ),
                     ),
-                    ButtonElement(text="Reject", action_id=REJECT, value=str(p.id), style="danger"),
-                    ButtonElement(text="Edit amount", action_id=EDIT, value=str(p.id)),
+                    ButtonElement(text="Reject", action_id=REJECT, value=bound, style="danger"),
+                    ButtonElement(text="Edit amount", action_id=EDIT, value=bound),
                 ],
             )
         )
@@ -270,32 +278,104 @@ def proposal(p: Proposal) -> Message:
     return _message(escape(text), _proposal_blocks(p))
 
 
+def button_value(p: Proposal) -> str:
+    """What a proposal's buttons carry: its id and the version shown, so a click decides on what was seen."""
+    return f"{p.id}:{p.version}"
+
+
+def read_button_value(value: str) -> tuple[int, int | None] | None:
+    """(proposal id, version) from a button or form; a bare id (older messages) names no version."""
+    head, _, version = value.partition(":")
+    if not (head.isascii() and head.isdigit()) or (version and not (version.isascii() and version.isdigit())):
+        return None
+    proposal_id = int(head)
+    # Proposal IDs are 32-bit in the store; a bigger number names none and the database would refuse it.
+    if not 0 < proposal_id < 2**31 or (version and not 0 < int(version) < 2**31):
+        return None
+    return proposal_id, int(version) if version else None
+
+
 def proposal_outcome(p: Proposal, decision: Decision | None = None) -> Message:
     """The proposal's message once decided: buttons gone, the outcome and who decided."""
-    words = decision.message if decision else _state_words(p)
-    icon = {"applied": ":white_check_mark:", "rejected": ":no_entry_sign:"}.get(p.state, ":information_source:")
-    # Only the decider is mentioned: the words may quote PropellerAds, and it must not ping anyone.
-    said = _mentions_kept(words, only=p.decided_by or "")
-    text = f"Proposal #{p.id} ({escape(p.campaign_name)}): {said}"
-    return _message(text, _proposal_blocks(p, outcome=f"{icon} {said}"))
+    words = decision_words(decision) if decision else _state_words(p)
+    icon = {ProposalState.APPLIED: ":white_check_mark:", ProposalState.REJECTED: ":no_entry_sign:"}.get(
+        p.state, ":information_source:"
+    )
+    text = f"Proposal #{p.id} ({escape(p.campaign_name)}): {words}"
+    return _message(text, _proposal_blocks(p, outcome=f"{icon} {words}"))
+
+
+def _who(user: str | None) -> str:
+    if not user or user == BOT_ACTOR:
+        return "the bot"
+    return f"<@{user}>" if _USER_ID.fullmatch(user) else escape(user)
+
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 def _state_words(p: Proposal) -> str:
-    who = f" by <@{p.decided_by}>" if p.decided_by else ""
-    detail = f": {p.detail}" if p.detail else ""
-    return f"{p.state.replace('_', ' ').capitalize()}{who}{detail}."
+    """The outcome as the store remembers it: worded as the click said it, where an apply ended it."""
+    if p.state in OUTCOME_OF:
+        return decision_words(Decision(OUTCOME_OF[p.state], p, p.decided_by, p.detail))
+    who = f" by {_who(p.decided_by)}" if p.decided_by else ""
+    detail = f": {escape(p.detail)}" if p.detail else ""
+    return f"{p.state.words.capitalize()}{who}{detail}."
 
 
-_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+def decision_words(d: Decision) -> str:
+    """The sentence for a decision, as mrkdwn: who, what happened to the daily budget, and why."""
+    p = d.proposal
+    who = _who(d.actor)
+    said = escape((d.detail or "").rstrip("."))  # the API's words often end in a full stop of their own
+    amounts = f"{fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}" if p else ""
+    if d.outcome is Outcome.APPLIED:
+        words = f"Approved by {who} and applied: daily budget {amounts}."
+        if not d.recorded:
+            words += " The bot could not record it yet; the next check finishes the record."
+        return words
+    if d.outcome is Outcome.UNCONFIRMED:
+        return (
+            f"Approved by {who}; not confirmed yet: {said}. The campaign gets no new proposal, and the change "
+            "counts against today's increase cap, until the bot sees whether it landed."
+        )
+    if d.outcome is Outcome.STALE:
+        return f"Approved by {who} but not applied: {said}. The proposal is stale; the next check will look again."
+    if d.outcome is Outcome.FAILED:
+        refused = "PropellerAds refused the write" if d.api_words else "not applied"
+        return f"Approved by {who} but {refused}: {said}."
+    if d.outcome is Outcome.MANUAL_REVIEW:
+        return f"Approved by {who}; needs manual review: {said}."
+    if d.outcome is Outcome.REJECTED and p is not None:
+        return f"Rejected by {who}. The daily budget stays at {fmt_money(p.from_amount)}."
+    if d.outcome is Outcome.NOT_ALLOWED:
+        return "Only the configured approvers can decide on budget proposals; nothing was changed."
+    if d.outcome is Outcome.IN_PROGRESS and p is not None:
+        return f"{_who(p.decided_by)} already approved this; it is being applied." if p.decided_by else "This proposal is already being applied."
+    if d.outcome is Outcome.ALREADY_DECIDED and p is not None:
+        by = f" by {_who(p.decided_by)}" if p.decided_by else ""
+        return f"Already decided{by}: {p.state.words}. Nothing more was changed."
+    if d.outcome is Outcome.OUTDATED and p is not None:
+        edited = f" (amount set by {_who(p.edited_by)})" if p.edited_by else ""
+        return (
+            f"This proposal changed since you saw it: it now proposes {amounts}{edited}. "
+            "Nothing was changed; decide on it as it is now."
+        )
+    if d.outcome is Outcome.EXPIRED:
+        return "This proposal expired; the next check will propose again if it still applies."
+    return "That proposal no longer exists."
 
 
-def _mentions_kept(text: str, *, only: str | None = None) -> str:
-    """Escapes text but keeps user mentions (<@U…>) working; with `only`, that user's alone."""
+def outdated(d: Decision) -> Message:
+    """A click on a copy older than the proposal: what it proposes now, with buttons for this version."""
+    assert d.proposal is not None
+    words = decision_words(d)
+    return _message(words, [_section(f":warning: {words}"), *_proposal_blocks(d.proposal)])
 
-    def keep(match: re.Match[str]) -> str:
-        return f"<@{match[1]}>" if only is None or match[1] == only else match[0]
 
-    return _ESCAPED_MENTION.sub(keep, escape(text))
+def not_redrawn(d: Decision) -> Message:
+    """The decision in words to the person who clicked, when its channel message could not be redrawn."""
+    return said(f"{decision_words(d)} The proposal's message could not be updated yet; the bot redraws it at the next check.")
 
 
 def proposals_list(proposals: Sequence[Proposal]) -> Message:
@@ -318,7 +398,7 @@ def history(entries: Sequence[AuditEntry], campaign: str | None = None) -> Messa
     lines = []
     for e in entries:
         amounts = f"{fmt_money(e.from_amount)} → {fmt_money(e.to_amount)}" if e.from_amount is not None else ""
-        actor = "the bot" if e.actor == "budget-bot" else f"<@{escape(e.actor)}>"
+        actor = _who(e.actor)
         rule = f" · rule {escape(e.rule)}" if e.rule else ""
         detail = f" ({escape(e.detail)})" if e.detail else ""
         lines.append(f"`{e.at:%m-%d %H:%M}` *{e.action}* {escape(e.campaign_name)} ({e.campaign_id}) {amounts} by {actor}{rule}{detail}")
@@ -344,7 +424,7 @@ def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=EDIT_VIEW,
-        private_metadata=str(p.id),
+        private_metadata=button_value(p),
         title="Edit daily budget",
         submit="Save",
         close="Cancel",

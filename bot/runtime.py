@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ class Runtime:
     app: AsyncApp
     jobs: Jobs
     scheduler: AsyncIOScheduler | None = None
+    _later: asyncio.Task[None] | None = None
+    """The finishing of an apply a stopped process left, once its lease lapses."""
 
     @classmethod
     def build(
@@ -53,7 +56,7 @@ class Runtime:
             store,
             config,
             clock=clock,
-            reconcile_after=timedelta(seconds=settings.reconcile_after_seconds),
+            lease=timedelta(seconds=settings.reconcile_after_seconds),
         )
         client = make_web_client(settings)
         notifier = Notifier(client, settings, service)
@@ -72,7 +75,12 @@ class Runtime:
         """Migrates the store, finishes what a previous process left mid-apply, starts the schedule."""
         await self.store.migrate()
         await self.notifier.post_decisions(await self.service.reconcile_quietly())
+        due = await self.service.next_lapse()
+        if due is not None:
+            # A stopped process left an apply whose lease still holds: finish it once the lease lapses.
+            self._later = asyncio.create_task(self._reconcile_at(due))
         if schedule:
+            await self.jobs.catch_up()
             self.scheduler = build_scheduler(self.jobs)
             self.scheduler.start()
             log.info(
@@ -82,7 +90,14 @@ class Runtime:
                 self.settings.check_interval_minutes,
             )
 
+    async def _reconcile_at(self, due: datetime) -> None:
+        wait = (due - self.service.clock()).total_seconds()
+        await asyncio.sleep(min(max(wait, 0.0), self.settings.reconcile_after_seconds) + 0.05)
+        await self.notifier.post_decisions(await self.service.reconcile_quietly())
+
     async def stop(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.service.api.aclose()

@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 SUMMARY, CHECK = "daily_summary", "health_check"
 # Interval checks are anchored here so every replica computes the same fire times.
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+LATE_AFTER = timedelta(minutes=5)
+"""A summary posted this long after its time says that it is late, and why."""
 
 
 def summary_slot(at: datetime, zone: ZoneInfo, summary_time: time) -> str:
@@ -68,18 +70,12 @@ class Jobs:
         """Runs `job` for the fire time `at` unless a replica already did; True when this one ran it."""
         at = at or self.clock()
         slot = summary_slot(at, self.zone, self.summary_time) if job == SUMMARY else check_slot(at, self.check_minutes)
-        if not await self.service.store.claim_run(job, slot, self.owner, at):
+        if not await self.service.claim_run(job, slot, self.owner, at):
             log.info("%s for %s already run elsewhere", job, slot)
             return False
         try:
             if job == SUMMARY:
-                try:
-                    report = await self.service.health(fresh=True)
-                except PropellerAdsError as exc:
-                    # The channel waits for this summary: a morning without it must say why.
-                    await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
-                    raise
-                await self.notifier.post_summary(report, title="Daily budget summary")
+                await self._summary(at, slot)
             else:
                 result = await self.service.run_check()
                 if result.error is not None:
@@ -90,11 +86,46 @@ class Jobs:
             log.exception("%s for %s failed", job, slot)
         return True
 
+    async def _summary(self, at: datetime, slot: str) -> None:
+        due = datetime.combine(date.fromisoformat(slot), self.summary_time, tzinfo=self.zone)
+        late = None
+        if at - due > LATE_AFTER:
+            late = (
+                f"Due at {due:%H:%M} ({self.zone.key}), posted at {at.astimezone(self.zone):%H:%M}: "
+                "the bot was stopped or paused at its time."
+            )
+        try:
+            report = await self.service.health(fresh=True)
+        except PropellerAdsError as exc:
+            # The channel waits for this summary: a morning without it must say why.
+            await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
+            raise
+        await self.notifier.post_summary(report, title="Daily budget summary", late=late)
+
+    async def catch_up(self, at: datetime | None = None) -> bool:
+        """Runs today's summary late when its time has passed and no replica ran it: the bot was down or paused.
+
+        A summary is made up for until 12 hours past its time; after that the next day's is the one due.
+        """
+        at = at or self.clock()
+        local = at.astimezone(self.zone)
+        due = datetime.combine(local.date(), self.summary_time, tzinfo=self.zone)
+        if due - local > timedelta(hours=12):
+            due -= timedelta(days=1)
+        if not timedelta(0) <= local - due <= timedelta(hours=12):
+            return False
+        if await self.service.has_run(SUMMARY, due.date().isoformat()):
+            return False
+        log.warning("the daily summary due at %s did not run; running it late", due.isoformat())
+        return await self.fire(SUMMARY, at)
+
     async def run_summary(self) -> None:
         await self.fire(SUMMARY)
 
     async def run_check(self) -> None:
         await self.fire(CHECK)
+        # A summary lost to a pause or a restart across its time is made up for here.
+        await self.catch_up()
 
 
 def triggers(zone: ZoneInfo, summary_time: time, check_minutes: int) -> dict[str, CronTrigger | IntervalTrigger]:
@@ -107,7 +138,8 @@ def triggers(zone: ZoneInfo, summary_time: time, check_minutes: int) -> dict[str
 def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     found = triggers(jobs.zone, jobs.summary_time, jobs.check_minutes)
-    common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+    # No misfire limit: a run delayed by a pause still runs (its slot keeps it once across replicas).
+    common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     scheduler.add_job(jobs.run_summary, found[SUMMARY], id=SUMMARY, name="daily budget summary", **common)
     scheduler.add_job(jobs.run_check, found[CHECK], id=CHECK, name="health check", **common)
     return scheduler

@@ -61,9 +61,10 @@ class Settings(BaseSettings):
     api_timeout_seconds: float = Field(15.0, gt=0, le=300)
     rate_limit_max_wait_seconds: float = Field(90.0, ge=0, le=3600)
     """The longest the bot waits for a PropellerAds rate-limit window to reset before giving up."""
-    reconcile_after_seconds: int = Field(300, ge=0, le=86400)
-    """A proposal left approved or mid-apply this long is finished from the live budget: longer than
-    one apply can take with every retry (two reads and a write, each up to about a minute)."""
+    reconcile_after_seconds: int = Field(300, ge=1, le=86400)
+    """The lease of an apply: the running apply renews it every third of this, and only an apply that
+    stopped renewing it this long (its process died) is finished by another from the live budget.
+    Keep it well above the longest pause of a process (a garbage collection, a busy machine)."""
     snapshot_ttl_seconds: int = Field(60, ge=0, le=3600)
     """How long a read of the account is reused by /budget status before asking the API again."""
 

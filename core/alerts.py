@@ -49,6 +49,8 @@ class PreviousAlert:
     severity: int
     active: bool
     summary: str
+    told_severity: int | None
+    told_active: bool | None
 
 
 def conditions_of(report: HealthReport, low_balance_days: Decimal) -> list[Condition]:
@@ -113,6 +115,25 @@ def diff(
         if before.active and key not in now and key in judged_keys:
             changes.append(AlertChange(ChangeKind.RESOLVED, key, before.severity, before.summary))
     return changes
+
+
+def untold(alert: PreviousAlert) -> bool:
+    """The channel has not heard the alert as it stands (nothing to hear of one that never held)."""
+    if not alert.active and not alert.told_active:
+        return False
+    return (alert.severity, alert.active) != (alert.told_severity, alert.told_active)
+
+
+def to_tell(alert: PreviousAlert) -> AlertChange | None:
+    """What to announce of an untold alert; None when the change is not news (it only got better)."""
+    told_active = bool(alert.told_active)
+    if alert.active and not told_active:
+        return AlertChange(ChangeKind.RAISED, alert.key, alert.severity, alert.summary)
+    if alert.active and alert.severity > (alert.told_severity or 0):
+        return AlertChange(ChangeKind.WORSENED, alert.key, alert.severity, alert.summary)
+    if not alert.active and told_active:
+        return AlertChange(ChangeKind.RESOLVED, alert.key, alert.severity, alert.summary)
+    return None
 
 
 def _days_severity(days: Decimal, threshold: Decimal) -> int:

@@ -1,67 +1,66 @@
-"""Applies approved proposals to PropellerAds exactly once: claim, check, write, verify, record."""
+"""Applies approved proposals to PropellerAds exactly once: read fresh, check and claim, write, verify, record.
+
+The check and the claim happen in one unit of work the database serializes (see
+`Store.approval_unit`): the proposal must still be pending, of the version the approver saw, and
+every guardrail must hold on fresh reads, with today's increase cap counting the increases already
+applied, those being applied and those whose write was not confirmed. The claim takes a lease that
+the running apply renews while it works, so reconciliation never takes over a live write.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
-from enum import Enum
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from core import failpoints
 from core.errors import NotFoundError, PermissionDeniedError, PropellerAdsError, TransportError, ValidationError
+from core.health import total_daily_budget
 from core.models import Campaign
 from core.money import cents, fmt_money
+from core.policy import Candidate, Direction, Evidence, GuardrailBudget, Guardrails, Refusal, apply_guardrails
 from core.propellerads import PropellerAdsClient
-from core.store import Store
-from core.store.store import BOT_ACTOR, Proposal, audit_entry
-from core.store.tables import (
-    APPLIED,
-    APPLYING,
-    APPROVED,
-    FAILED,
-    MANUAL_REVIEW,
-    PENDING,
-    REJECTED,
-    STALE,
+from core.proposals import (
+    BOT_ACTOR,
+    FINISHED_BY,
+    IN_FLIGHT,
+    OUTCOME_OF,
+    AuditAction,
+    AuditEntry,
+    Decision,
+    Outcome,
+    Proposal,
+    ProposalState,
 )
+from core.store import Store
+from core.store.store import ApprovalUnit, proposal_of
 
 log = logging.getLogger(__name__)
 
-
-class Outcome(str, Enum):
-    APPLIED = "applied"
-    REJECTED = "rejected"
-    STALE = "stale"
-    FAILED = "failed"
-    MANUAL_REVIEW = "needs_manual_review"
-    NOT_ALLOWED = "not_allowed"
-    ALREADY_DECIDED = "already_decided"
-    EXPIRED = "expired"
-    NOT_FOUND = "not_found"
-    IN_PROGRESS = "in_progress"
+PENDING, APPLYING, UNCONFIRMED = ProposalState.PENDING, ProposalState.APPLYING, ProposalState.UNCONFIRMED
 
 
-# Outcomes that change nothing and concern only the person who clicked.
-PRIVATE_OUTCOMES = {Outcome.NOT_ALLOWED, Outcome.ALREADY_DECIDED, Outcome.NOT_FOUND, Outcome.IN_PROGRESS}
+def utc_day_start(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(timezone.utc).date(), time.min, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
-class Decision:
-    """What came of a click (or of a reconciliation): the outcome, the proposal as it now stands, in words."""
+class FreshReads:
+    """What PropellerAds says right before the claim; the balance and the total only for an increase."""
 
-    outcome: Outcome
-    proposal: Proposal | None
-    message: str
-    write_denied: bool = False
-    """PropellerAds refused the write for lack of permission: the channel should hear of it."""
-    api_words: str | None = None
-    """What PropellerAds said when it refused, if it did."""
-
-    @property
-    def is_private(self) -> bool:
-        return self.outcome in PRIVATE_OUTCOMES
+    live: Campaign | None
+    error: PropellerAdsError | None = None
+    balance: Decimal | None = None
+    total_daily_budget: Decimal | None = None
 
 
 class Executor:
@@ -71,205 +70,342 @@ class Executor:
         api: PropellerAdsClient,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        reconcile_after: timedelta = timedelta(minutes=5),
-        max_daily_increase: Decimal | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        guardrails: Guardrails | None = None,
+        low_balance_days: Decimal = Decimal(3),
+        day_start: Callable[[datetime], datetime] = utc_day_start,
+        settle: timedelta = timedelta(minutes=30),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
         self.api = api
         self.clock = clock
-        self.reconcile_after = reconcile_after
-        self.max_daily_increase = max_daily_increase
-        """Checked again at write time: edits and several approvals in a day must not add up past it."""
+        self.lease = lease
+        """How long a claim holds without renewal; the running apply renews it every third of that."""
+        self.guardrails = guardrails
+        self.low_balance_days = low_balance_days
+        self.day_start = day_start
+        """Where today's increase cap starts counting."""
+        self.settle = settle
+        """How long an unconfirmed write may still land; after it, the live budget says whether it did."""
+        self.sleep = sleep
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    async def approve(self, proposal_id: int, user: str) -> Decision:
-        """Approves and applies. A second click, a retry or another replica gets ALREADY_DECIDED."""
+    # --- decisions --------------------------------------------------------------------------------
+
+    async def approve(self, proposal_id: int, user: str, *, version: int | None = None) -> Decision:
+        """Approves and applies the version the approver saw. A second click, a retry or another replica changes nothing."""
         proposal = await self.store.get(proposal_id)
         if proposal is None:
-            return Decision(Outcome.NOT_FOUND, None, "That proposal no longer exists.")
+            return Decision(Outcome.NOT_FOUND, None, user)
+        if proposal.state is not PENDING:
+            return await self._not_pending(proposal_id, user)
+        if version is not None and version != proposal.version:
+            return Decision(Outcome.OUTDATED, proposal, user)
+        # Reads before the claim, so no database lock is held while PropellerAds answers.
+        fresh = await self._fresh(proposal) if proposal.expires_at > self.clock() else FreshReads(None)
         now = self.clock()
-        approved = await self.store.transition(
-            proposal_id,
-            [PENDING],
-            APPROVED,
-            now=now,
-            not_expired=True,
-            decided_by=user,
-            decided_at=now,
-            audit=audit_entry(proposal, now, user, "approved", APPROVED),
-        )
-        if approved is None:
-            return await self._not_pending(proposal_id, now)
+        async with self.store.approval_unit() as uow:
+            row = await uow.proposal(proposal_id)
+            current = proposal_of(row) if row is not None else None
+            if current is None or current.state is not PENDING:
+                claimed = None
+            elif current.expires_at <= now:
+                expired = uow.move(
+                    row, ProposalState.EXPIRED, now,
+                    AuditEntry.of(current, now, BOT_ACTOR, AuditAction.EXPIRED, outcome=ProposalState.EXPIRED),
+                    detail="nobody decided within its time to live",
+                )
+                return Decision(Outcome.EXPIRED, expired, user)
+            elif version is not None and version != current.version:
+                return Decision(Outcome.OUTDATED, current, user)
+            else:
+                approval = AuditEntry.of(current, now, user, AuditAction.APPROVED, outcome=ProposalState.APPROVED)
+                decided = {"decided_by": user, "decided_at": now}
+                if fresh.error is not None:
+                    ended, detail = ProposalState.MANUAL_REVIEW, f"could not read the campaign before writing: {fresh.error.detail}"
+                else:
+                    ended, detail = ProposalState.STALE, await self._refusal(uow, current, fresh, now)
+                if detail is not None:
+                    done = uow.move(row, ended, now, approval, self._audit(current, now, ended, detail, user),
+                                    detail=detail, **decided)
+                    return Decision(OUTCOME_OF[ended], done, user, detail,
+                                    api_words=fresh.error.detail if fresh.error is not None else None)
+                claimed = uow.move(row, APPLYING, now, approval, lease_owner=self.owner,
+                                   lease_until=now + self.lease, **decided)
+        if claimed is None:
+            return await self._not_pending(proposal_id, user)
         await failpoints.reached(failpoints.AFTER_APPROVAL)
-        return await self._apply(approved)
+        return await self._write(claimed)
 
-    async def reject(self, proposal_id: int, user: str) -> Decision:
+    async def reject(self, proposal_id: int, user: str, *, version: int | None = None) -> Decision:
         proposal = await self.store.get(proposal_id)
         if proposal is None:
-            return Decision(Outcome.NOT_FOUND, None, "That proposal no longer exists.")
+            return Decision(Outcome.NOT_FOUND, None, user)
         now = self.clock()
         rejected = await self.store.transition(
             proposal_id,
             [PENDING],
-            REJECTED,
+            ProposalState.REJECTED,
             now=now,
             not_expired=True,
+            version=version,
             decided_by=user,
             decided_at=now,
             detail="rejected",
-            audit=audit_entry(proposal, now, user, "rejected", REJECTED),
+            audit=AuditEntry.of(proposal, now, user, AuditAction.REJECTED, outcome=ProposalState.REJECTED),
         )
         if rejected is None:
-            return await self._not_pending(proposal_id, now)
-        return Decision(Outcome.REJECTED, rejected, f"Rejected by <@{user}>. The daily budget stays at {fmt_money(rejected.from_amount)}.")
+            current = await self.store.get(proposal_id)
+            if current is not None and current.state is PENDING and version is not None and version != current.version:
+                return Decision(Outcome.OUTDATED, current, user)
+            return await self._not_pending(proposal_id, user)
+        return Decision(Outcome.REJECTED, rejected, user)
 
-    async def reconcile(self) -> list[Decision]:
-        """Finishes proposals left approved or mid-apply by a stopped process, reading the live budget.
-
-        Only those untouched for `reconcile_after`, so a replica still applying one is left alone.
-        """
-        cutoff = self.clock() - self.reconcile_after
-        decisions = []
-        for proposal in await self.store.proposals([APPROVED, APPLYING]):
-            if proposal.updated_at > cutoff:
-                continue
-            # Claim it first, so replicas starting together do not all write it: only the one that
-            # still finds it as listed moves it on (the timestamp moves even on a frozen clock).
-            claimed = await self.store.transition(
-                proposal.id,
-                [proposal.state],
-                proposal.state,
-                now=max(self.clock(), proposal.updated_at + timedelta(microseconds=1)),
-                unchanged_since=proposal.updated_at,
-            )
-            if claimed is None:
-                continue
-            log.info("reconciling proposal %s left %s", proposal.id, proposal.state)
-            decisions.append(await self._apply(claimed, resuming=True))
-        return decisions
-
-    async def _not_pending(self, proposal_id: int, now: datetime) -> Decision:
+    async def _not_pending(self, proposal_id: int, user: str) -> Decision:
         current = await self.store.get(proposal_id)
         if current is None:
-            return Decision(Outcome.NOT_FOUND, None, "That proposal no longer exists.")
-        if current.state == PENDING:  # still pending, so the transition failed on its time to live
-            expired = await self.store.expire(current, now)
-            return Decision(Outcome.EXPIRED, expired or current, "This proposal expired; the next check will propose again if it still applies.")
-        if current.state in (APPROVED, APPLYING):
-            return Decision(Outcome.IN_PROGRESS, current, f"<@{current.decided_by}> already approved this; it is being applied.")
-        who = f" by <@{current.decided_by}>" if current.decided_by else ""
-        return Decision(Outcome.ALREADY_DECIDED, current, f"Already decided{who}: {current.state.replace('_', ' ')}. Nothing more was changed.")
+            return Decision(Outcome.NOT_FOUND, None, user)
+        if current.state is PENDING:  # still pending, so the transition failed on its time to live
+            expired = await self.store.expire(current, self.clock())
+            return Decision(Outcome.EXPIRED, expired or current, user)
+        if current.state in IN_FLIGHT:
+            return Decision(Outcome.IN_PROGRESS, current, user)
+        return Decision(Outcome.ALREADY_DECIDED, current, user)
 
-    async def _apply(self, proposal: Proposal, *, resuming: bool = False) -> Decision:
+    # --- reconciliation -----------------------------------------------------------------------------
+
+    async def reconcile(self) -> list[Decision]:
+        """Finishes what a stopped process left approved or mid-apply, and settles unconfirmed writes.
+
+        Only proposals whose lease has lapsed: a running apply renews its lease, so it is never taken over.
+        """
+        decisions = []
         now = self.clock()
-        if proposal.state == APPROVED:
-            claimed = await self.store.transition(proposal.id, [APPROVED], APPLYING, now=now)
+        for proposal in await self.store.lapsed(now, self.lease):
+            claimed = await self.store.take_over(proposal, self.owner, now, now + self.lease)
             if claimed is None:
-                current = await self.store.get(proposal.id)
-                return Decision(Outcome.IN_PROGRESS, current, "This proposal is already being applied.")
-            proposal = claimed
+                continue  # another replica took it first
+            log.info("reconciling proposal %s left %s", claimed.id, claimed.state)
+            decision = await (self._settle(claimed) if claimed.state is UNCONFIRMED else self._resume(claimed))
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
 
+    async def _resume(self, proposal: Proposal) -> Decision:
+        fresh = await self._fresh(proposal)
+        now = self.clock()
+        if fresh.error is not None:
+            detail = f"could not read the campaign before writing: {fresh.error.detail}"
+            return await self._finish(proposal, ProposalState.MANUAL_REVIEW, detail, error=fresh.error)
+        if fresh.live is not None and _budget(fresh.live) == proposal.to_amount:
+            # The write reached PropellerAds before the process stopped: record it, do not write again.
+            return await self._finish(proposal, ProposalState.APPLIED, "confirmed after a restart: the live daily budget already matches")
+        async with self.store.approval_unit() as uow:
+            row = await uow.proposal(proposal.id)
+            if row is None or row.lease_owner != self.owner or ProposalState(row.state) not in IN_FLIGHT:
+                return Decision(Outcome.IN_PROGRESS, proposal_of(row) if row else None, proposal.decided_by)
+            reason = await self._refusal(uow, proposal, fresh, now)
+            if reason is None:
+                claimed = uow.move(row, APPLYING, now, lease_until=now + self.lease)
+        if reason is not None:
+            return await self._finish(proposal, ProposalState.STALE, reason)
+        return await self._write(claimed)
+
+    async def _settle(self, proposal: Proposal) -> Decision | None:
+        """An unconfirmed write: the live budget says whether it landed; until `settle` has passed it may still."""
         try:
             live = await self.api.campaign(proposal.campaign_id)
         except PropellerAdsError as exc:
-            return await self._finish(proposal, MANUAL_REVIEW, f"could not read the campaign before writing: {exc.detail}", error=exc)
+            log.warning("could not settle proposal %s: %s", proposal.id, exc)
+            await self.store.renew_lease(proposal.id, self.owner, self.clock())
+            return None
+        seen = _budget(live)
+        if seen == proposal.to_amount:
+            return await self._finish(proposal, ProposalState.APPLIED, "confirmed later: the live daily budget matches", from_states=[UNCONFIRMED])
+        if seen != proposal.from_amount:
+            detail = f"the write was not confirmed, and the live daily budget is now {fmt_money(seen)}"
+            return await self._finish(proposal, ProposalState.MANUAL_REVIEW, detail, from_states=[UNCONFIRMED])
+        since = proposal.decided_at or proposal.updated_at
+        if self.clock() - since >= self.settle:
+            detail = f"the write never landed: PropellerAds still shows {fmt_money(seen)}"
+            return await self._finish(proposal, ProposalState.FAILED, detail, from_states=[UNCONFIRMED])
+        await self.store.renew_lease(proposal.id, self.owner, self.clock())  # lapse now: the next check looks again
+        return None
 
-        if resuming and live.daily_budget is not None and cents(live.daily_budget) == proposal.to_amount:
-            # The write reached PropellerAds before the process stopped: record it, do not write again.
-            return await self._finish(proposal, APPLIED, "confirmed after a restart: the live daily budget already matches")
+    # --- the checks --------------------------------------------------------------------------------
 
-        stale = _stale_reason(proposal, live) or await self._over_increase_cap(proposal)
-        if stale:
-            return await self._finish(proposal, STALE, stale)
-
-        write_error: PropellerAdsError | None = None
+    async def _fresh(self, proposal: Proposal) -> FreshReads:
         try:
-            await self.api.set_daily_budget(proposal.campaign_id, proposal.to_amount)
-            await failpoints.reached(failpoints.AFTER_PATCH)
-        except PermissionDeniedError as exc:
-            return await self._finish(proposal, FAILED, f"insufficient permissions: {exc.detail}", error=exc)
-        except (ValidationError, NotFoundError) as exc:
-            return await self._finish(proposal, MANUAL_REVIEW, f"PropellerAds refused the change: {exc.detail}", error=exc)
+            live = await self.api.campaign(proposal.campaign_id)
+            if proposal.increase <= 0 or self.guardrails is None:
+                return FreshReads(live)
+            balance = await self.api.balance()
+            total = total_daily_budget(await self.api.campaigns())
         except PropellerAdsError as exc:
-            # A timeout or 5xx after retries: the write may or may not have landed. Verify decides.
-            write_error = exc
+            return FreshReads(None, exc)
+        return FreshReads(live, balance=balance, total_daily_budget=total)
 
-        try:
-            after = await self.api.campaign(proposal.campaign_id)
-        except PropellerAdsError as exc:
-            cause = write_error or exc
-            return await self._finish(proposal, MANUAL_REVIEW, f"could not verify the change: {cause.detail}", error=cause)
-        await failpoints.reached(failpoints.AFTER_VERIFY)
-        if after.daily_budget is not None and cents(after.daily_budget) == proposal.to_amount:
-            return await self._finish(proposal, APPLIED, "verified: the live daily budget matches")
-        if isinstance(write_error, TransportError):
-            # No answer is not a no: a write that timed out can still land after this re-read.
-            unconfirmed = (
-                f"PropellerAds did not confirm the change ({write_error.detail}) and still shows "
-                f"{fmt_money(after.daily_budget)}; it may yet apply it. Check the campaign before changing it again"
+    async def _refusal(self, uow: ApprovalUnit, proposal: Proposal, fresh: FreshReads, now: datetime) -> str | None:
+        """Why the change may not be written now, or None: the live campaign, the cap, every guardrail."""
+        assert fresh.live is not None
+        stale = _stale_reason(proposal, fresh.live)
+        if stale or self.guardrails is None:
+            return stale
+        g = self.guardrails
+        increase = proposal.increase
+        applied, in_flight = await uow.increases(self.day_start(now), excluding=proposal.id)
+        counted = applied + in_flight
+        if increase > 0 and counted + increase > g.max_daily_increase:
+            return (
+                f"today's increases already add {fmt_money(counted)} of the {fmt_money(g.max_daily_increase)} cap, "
+                f"so {fmt_money(increase)} more would cross it"
             )
-            return await self._finish(proposal, MANUAL_REVIEW, unconfirmed, error=write_error)
-        if write_error is not None:
-            return await self._finish(proposal, MANUAL_REVIEW, f"the change did not go through: {write_error.detail}", error=write_error)
-        seen = fmt_money(after.daily_budget)
-        return await self._finish(proposal, MANUAL_REVIEW, f"after the write PropellerAds shows a daily budget of {seen}, not {fmt_money(proposal.to_amount)}")
+        budget = GuardrailBudget(balance=Decimal(0), total_daily_budget=Decimal(0), increased_today=counted,
+                                 low_balance_days=self.low_balance_days)
+        if increase > 0:
+            assert fresh.balance is not None and fresh.total_daily_budget is not None
+            budget.balance = fresh.balance
+            # Increases approved elsewhere and not yet written will add to the live total too.
+            budget.total_daily_budget = fresh.total_daily_budget + in_flight
+        guarded = apply_guardrails(_as_candidate(proposal), g, budget)
+        if isinstance(guarded, Refusal):
+            return f"the guardrails now forbid it: {guarded.reason}"
+        if guarded.to_amount != proposal.to_amount:
+            bound = "most" if guarded.to_amount < proposal.to_amount else "least"
+            return f"the guardrails now allow at {bound} {fmt_money(guarded.to_amount)} ({'; '.join(guarded.notes)})"
+        return None
+
+    # --- the write ----------------------------------------------------------------------------------
+
+    async def _write(self, proposal: Proposal) -> Decision:
+        async with self._lease_kept(proposal.id):
+            write_error: PropellerAdsError | None = None
+            try:
+                await self.api.set_daily_budget(proposal.campaign_id, proposal.to_amount)
+                await failpoints.reached(failpoints.AFTER_PATCH)
+            except PermissionDeniedError as exc:
+                return await self._finish(proposal, ProposalState.FAILED, f"insufficient permissions: {exc.detail}", error=exc)
+            except (ValidationError, NotFoundError) as exc:
+                return await self._finish(proposal, ProposalState.MANUAL_REVIEW, f"PropellerAds refused the change: {exc.detail}", error=exc)
+            except PropellerAdsError as exc:
+                # A timeout or 5xx after retries: the write may or may not have landed. Verify decides.
+                write_error = exc
+
+            try:
+                after = await self.api.campaign(proposal.campaign_id)
+            except PropellerAdsError as exc:
+                cause = write_error or exc
+                return await self._finish(proposal, UNCONFIRMED, f"could not verify the change: {cause.detail}", error=cause, wrote=True)
+            await failpoints.reached(failpoints.AFTER_VERIFY)
+            seen = _budget(after)
+            if seen == proposal.to_amount:
+                return await self._finish(proposal, ProposalState.APPLIED, "verified: the live daily budget matches", wrote=True)
+            if isinstance(write_error, TransportError):
+                # No answer is not a no: a write that timed out can still land after this re-read.
+                unconfirmed = (
+                    f"PropellerAds did not confirm the change ({write_error.detail}) and still shows "
+                    f"{fmt_money(seen)}; it may yet apply it"
+                )
+                return await self._finish(proposal, UNCONFIRMED, unconfirmed, error=write_error, wrote=True)
+            if write_error is not None:
+                return await self._finish(proposal, ProposalState.MANUAL_REVIEW, f"the change did not go through: {write_error.detail}", error=write_error)
+            return await self._finish(
+                proposal, ProposalState.MANUAL_REVIEW,
+                f"after the write PropellerAds shows a daily budget of {fmt_money(seen)}, not {fmt_money(proposal.to_amount)}",
+            )
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, proposal_id: int) -> AsyncIterator[None]:
+        """Renews the claim while the apply runs: however slow the write, nobody takes it over."""
+
+        async def beat() -> None:
+            while True:
+                await self.sleep(self.lease.total_seconds() / 3)
+                try:
+                    if not await self.store.renew_lease(proposal_id, self.owner, self.clock() + self.lease):
+                        log.warning("proposal %s: lost the lease while applying it", proposal_id)
+                        return
+                except SQLAlchemyError as exc:  # a database blip: try again at the next beat
+                    log.warning("proposal %s: could not renew the lease: %s", proposal_id, exc)
+
+        heartbeat = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
 
     async def _finish(
-        self, proposal: Proposal, state: str, detail: str, *, error: PropellerAdsError | None = None
+        self,
+        proposal: Proposal,
+        state: ProposalState,
+        detail: str,
+        *,
+        error: PropellerAdsError | None = None,
+        wrote: bool = False,
+        from_states: list[ProposalState] | None = None,
     ) -> Decision:
+        """Records how the apply ended. `wrote`: PropellerAds may have the change, so a failed record must not hide it."""
         now = self.clock()
         actor = proposal.decided_by or BOT_ACTOR
-        action = {APPLIED: "applied", STALE: "stale", FAILED: "failed", MANUAL_REVIEW: "manual_review"}[state]
-        done = await self.store.transition(
-            proposal.id,
-            [APPROVED, APPLYING],
-            state,
-            now=now,
-            detail=detail,
-            audit=audit_entry(proposal, now, actor, action, state, detail=detail),
-        )
-        final = done or await self.store.get(proposal.id)
-        outcome = {APPLIED: Outcome.APPLIED, STALE: Outcome.STALE, FAILED: Outcome.FAILED, MANUAL_REVIEW: Outcome.MANUAL_REVIEW}[state]
-        who = f"<@{proposal.decided_by}>" if proposal.decided_by else "the bot"
-        amounts = f"{fmt_money(proposal.from_amount)} → {fmt_money(proposal.to_amount)}"
-        said = detail.rstrip(".")  # the API's words often end in a full stop of their own
-        message = {
-            APPLIED: f"Approved by {who} and applied: daily budget {amounts}.",
-            STALE: f"Approved by {who} but not applied: {said}. The proposal is stale; the next check will look again.",
-            FAILED: f"Approved by {who} but PropellerAds refused the write: {said}.",
-            MANUAL_REVIEW: f"Approved by {who}; needs manual review: {said}.",
-        }[state]
         if error is not None:
             log.warning("proposal %s ended %s: %s", proposal.id, state, error)
+        try:
+            done = await self.store.transition(
+                proposal.id,
+                from_states or list(IN_FLIGHT),
+                state,
+                now=now,
+                lease_owner=self.owner,
+                detail=detail,
+                lease_until=now,
+                audit=self._audit(proposal, now, state, detail, actor),
+            )
+            final = done or await self.store.get(proposal.id)
+        except SQLAlchemyError as exc:
+            if not wrote:
+                raise
+            # The change is (or may be) on PropellerAds: say so; reconciliation records it once the lease lapses.
+            log.error("proposal %s: %s on PropellerAds but not recorded: %s", proposal.id, state, exc)
+            return Decision(OUTCOME_OF[state], _as_state(proposal, state, detail), proposal.decided_by, detail, recorded=False)
         return Decision(
-            outcome,
+            OUTCOME_OF[state],
             final,
-            message,
+            proposal.decided_by,
+            detail,
             write_denied=isinstance(error, PermissionDeniedError),
             api_words=error.detail if error is not None else None,
         )
 
+    @staticmethod
+    def _audit(p: Proposal, now: datetime, state: ProposalState, detail: str, actor: str) -> AuditEntry:
+        return AuditEntry.of(p, now, actor, FINISHED_BY[state], detail=detail, outcome=state)
 
-    async def _over_increase_cap(self, proposal: Proposal) -> str | None:
-        increase = proposal.to_amount - proposal.from_amount
-        if self.max_daily_increase is None or increase <= 0:
-            return None
-        now = self.clock()
-        used = await self.store.increased_on(now.date())
-        if used + increase <= self.max_daily_increase:
-            return None
-        return (
-            f"today's increases already add {fmt_money(used)} of the {fmt_money(self.max_daily_increase)} cap, "
-            f"so {fmt_money(increase)} more would cross it"
-        )
+
+def _budget(campaign: Campaign) -> Decimal | None:
+    return None if campaign.daily_budget is None else cents(campaign.daily_budget)
 
 
 def _stale_reason(proposal: Proposal, live: Campaign) -> str | None:
     if not live.is_working:
         return f"the campaign is no longer working (now {live.status_label})"
-    live_budget = None if live.daily_budget is None else cents(live.daily_budget)
+    live_budget = _budget(live)
     if live_budget != proposal.from_amount:
         return (
             f"the live daily budget is {fmt_money(live_budget)}, no longer the {fmt_money(proposal.from_amount)} "
             "this proposal started from"
         )
     return None
+
+
+def _as_candidate(p: Proposal) -> Candidate:
+    """The proposal as the guardrails see a rule's verdict."""
+    direction = Direction.INCREASE if p.to_amount > p.from_amount else Direction.DECREASE
+    return Candidate(p.campaign_id, p.campaign_name, p.rule, direction, p.from_amount, p.to_amount, p.reason,
+                     Evidence(0, Decimal(0), 0, None, Decimal(1), None))
+
+
+def _as_state(p: Proposal, state: ProposalState, detail: str) -> Proposal:
+    return replace(p, state=state, detail=detail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -132,6 +133,11 @@ class HealthReport:
         return any(r.code == code for r in self.recommendations)
 
 
+def total_daily_budget(campaigns: Iterable[Campaign]) -> Decimal:
+    """The daily budgets of the working campaigns added up; one without a limit adds nothing."""
+    return sum((c.daily_budget for c in campaigns if c.is_working and c.daily_budget is not None), Decimal(0))
+
+
 def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = None) -> HealthReport:
     """Turns a snapshot of the account into a health report. Pure: no I/O, no clock."""
     t = thresholds or HealthThresholds()
@@ -139,7 +145,7 @@ def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = Non
     active = sorted((c for c in snapshot.campaigns if c.is_working), key=lambda c: c.id)
     limited = [c for c in active if c.daily_budget is not None]
     unlimited = [c for c in active if c.daily_budget is None]
-    total_daily = sum((c.daily_budget for c in limited), Decimal(0))
+    total_daily = total_daily_budget(active)
 
     at_risk = [risk for c in limited if (risk := _risk_of(c, balance, t)) is not None]
     at_risk.sort(key=lambda r: (r.risk_level != RiskLevel.CRITICAL, -r.daily_budget, r.id))

@@ -152,22 +152,30 @@ class GuardrailBudget:
 
 
 def apply_guardrails(candidate: Candidate, g: Guardrails, budget: GuardrailBudget) -> Candidate | Refusal:
-    """Trims the candidate to the guardrails, or refuses it. Updates `budget` for an accepted increase."""
+    """Trims the candidate to the guardrails, or refuses it. Updates `budget` for an accepted increase.
+
+    The step limit wins over the minimum and maximum daily budget: no change moves a daily budget
+    by more than `max_change_percent`. A budget already outside [min, max] may only move toward that
+    range, as far as one step allows (30,000 with a 10,000 maximum goes to 15,000 first, not to 10,000).
+    """
     start = candidate.from_amount
     target = candidate.to_amount
     notes: list[str] = []
 
     # Limits round down: half a cent more would already be over them.
     max_step = _cents_down(start * g.max_change_percent / 100)
-    if abs(target - start) > max_step:
-        target = start + max_step if target > start else start - max_step
+    lowest, highest = start - max_step, start + max_step
+    if not lowest <= target <= highest:
+        target = min(max(target, lowest), highest)
         notes.append(f"trimmed to the {g.max_change_percent}% largest step")
     if target > g.max_daily_budget:
-        target = g.max_daily_budget
-        notes.append(f"capped at the {fmt_money(g.max_daily_budget)} maximum daily budget")
+        target = max(g.max_daily_budget, lowest)
+        notes.append(f"capped at the {fmt_money(g.max_daily_budget)} maximum daily budget" if target == g.max_daily_budget
+                     else f"lowered toward the {fmt_money(g.max_daily_budget)} maximum daily budget as far as one step allows")
     if target < g.min_daily_budget:
-        target = g.min_daily_budget
-        notes.append(f"raised to the {fmt_money(g.min_daily_budget)} minimum daily budget")
+        target = min(g.min_daily_budget, highest)
+        notes.append(f"raised to the {fmt_money(g.min_daily_budget)} minimum daily budget" if target == g.min_daily_budget
+                     else f"raised toward the {fmt_money(g.min_daily_budget)} minimum daily budget as far as one step allows")
 
     if target > start:
         room_today = g.max_daily_increase - budget.increased_today

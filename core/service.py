@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -15,7 +14,7 @@ from typing import Any, TypeVar
 from core import alerts as alert_rules
 from core.alerts import AlertChange, ChangeKind, Condition
 from core.errors import AuthenticationError, PermissionDeniedError, PropellerAdsError
-from core.executor import Decision, Executor, Outcome
+from core.executor import Executor, utc_day_start
 from core.health import AccountSnapshot, CampaignPerformance, HealthReport, HealthThresholds, analyze
 from core.models import Campaign, CampaignStats, StatisticsRow, sum_by_campaign
 from core.money import cents, fmt_money
@@ -32,10 +31,14 @@ from core.policy import (
     rule_for,
 )
 from core.propellerads import PropellerAdsClient
+from core.proposals import AuditAction, AuditEntry, Decision, Outcome, Proposal, ProposalState
 from core.snapshot import read_snapshot, trailing_window
 from core.store import Store
-from core.store.store import Alert, Proposal, audit_entry
-from core.store.tables import PENDING
+from core.store.store import Alert
+
+PENDING = ProposalState.PENDING
+TELLING_HOLD = timedelta(minutes=2)
+"""How long one process may take to post a message before another may post it instead."""
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,12 @@ class EditResult:
     error: str | None = None
 
 
+def campaign_id_in(text: str) -> int | None:
+    """A campaign ID written as ASCII digits; None for anything else ("²" is a digit to str.isdigit, not to int)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 class SharedReads:
     """Values read from the ad platform, kept for a while and fetched by one caller at a time."""
 
@@ -136,18 +145,22 @@ class BudgetService:
         config: ServiceConfig,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        reconcile_after: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self.api = api
         self.store = store
         self.config = config
         self.clock = clock
+        self.day_start = utc_day_start
+        """Where "today" starts for the increase cap."""
         self.executor = Executor(
             store,
             api,
             clock=clock,
-            reconcile_after=reconcile_after,
-            max_daily_increase=config.guardrails.max_daily_increase,
+            lease=lease,
+            guardrails=config.guardrails,
+            low_balance_days=config.thresholds.low_balance_days,
+            day_start=self.day_start,
         )
         # Reads of the account are shared for snapshot_ttl, one fetch at a time: fifty people
         # asking at once cost one read, which matters under a statistics limit of 2 a minute.
@@ -175,9 +188,10 @@ class BudgetService:
     async def find_campaign(self, query: str) -> CampaignLookup:
         """By ID, or by a part of the name (case-insensitive); one match comes with its status."""
         query = query.strip()
-        if query.isascii() and query.isdigit():  # not "²": str.isdigit() takes digits int() refuses
+        campaign_id = campaign_id_in(query)
+        if campaign_id is not None:
             try:
-                matches = [await self.api.campaign(int(query))]
+                matches = [await self.api.campaign(campaign_id)]
             except PropellerAdsError as exc:
                 if exc.status == 404:
                     matches = []
@@ -320,19 +334,25 @@ class BudgetService:
     def may_decide(self, user: str) -> bool:
         return user in self.config.approvers
 
-    async def decide(self, proposal_id: int, user: str, *, approve: bool) -> tuple[Decision, list[AlertChange]]:
+    async def decide(
+        self, proposal_id: int, user: str, *, approve: bool, version: int | None = None
+    ) -> tuple[Decision, list[AlertChange]]:
+        """An approver's click, bound to the version of the proposal they saw (None: whatever it is now)."""
         if not self.may_decide(user):
-            proposal = await self.store.get(proposal_id)
-            return Decision(Outcome.NOT_ALLOWED, proposal, "Only the configured approvers can decide on budget proposals; nothing was changed."), []
+            return Decision(Outcome.NOT_ALLOWED, await self.store.get(proposal_id), user), []
         if not approve:
-            return await self.executor.reject(proposal_id, user), []
-        decision = await self.executor.approve(proposal_id, user)
+            return await self.executor.reject(proposal_id, user, version=version), []
+        decision = await self.executor.approve(proposal_id, user, version=version)
         return decision, await self._after_write(decision)
 
     async def reconcile(self) -> list[tuple[Decision, list[AlertChange]]]:
         """Finishes proposals a stopped process left approved or mid-apply; raises if PropellerAds fails."""
         decisions = await self.executor.reconcile()
         return [(d, await self._after_write(d)) for d in decisions]
+
+    async def next_lapse(self) -> datetime | None:
+        """When an apply left by a stopped process may be finished, if one waits for its lease to lapse."""
+        return await self.store.next_lapse(self.executor.lease)
 
     async def reconcile_quietly(self) -> list[tuple[Decision, list[AlertChange]]]:
         """Reconciles, but an unreachable ad platform must not stop a check or a start-up."""
@@ -343,7 +363,7 @@ class BudgetService:
             return []
 
     async def _after_write(self, decision: Decision) -> list[AlertChange]:
-        if decision.outcome is Outcome.APPLIED:
+        if decision.changed_budget:
             self.forget_reads()
         async with self._alerts_lock:
             previous = await self.store.alerts()
@@ -361,13 +381,23 @@ class BudgetService:
                 return await self._update_alerts(previous, [], judged=[alert_rules.WRITE_DENIED])
             return []
 
-    async def edit_amount(self, proposal_id: int, user: str, text: str) -> EditResult:
-        """Changes a pending proposal's amount, re-checked against the guardrails."""
+    async def open_edit(self, proposal_id: int | None, user: str) -> EditResult:
+        """The proposal an approver may edit now, or why not."""
         if not self.may_decide(user):
             return EditResult(None, "Only the configured approvers can change a proposal.")
-        proposal = await self.store.get(proposal_id)
-        if proposal is None or proposal.state != PENDING:
+        proposal = await self.store.get(proposal_id) if proposal_id is not None else None
+        if proposal is None or proposal.state is not PENDING:
             return EditResult(proposal, "This proposal is no longer pending.")
+        return EditResult(proposal)
+
+    async def edit_amount(self, proposal_id: int, user: str, text: str, *, version: int | None = None) -> EditResult:
+        """Changes a pending proposal's amount, re-checked against the guardrails; the edit moves its version."""
+        opened = await self.open_edit(proposal_id, user)
+        proposal = opened.proposal
+        if opened.error or proposal is None:
+            return opened
+        if version is not None and version != proposal.version:
+            return EditResult(proposal, "This proposal changed since you opened it; open Edit amount again.")
         try:
             amount = cents(Decimal(text.strip().replace(",", "")))
         except (InvalidOperation, ValueError):
@@ -391,22 +421,97 @@ class BudgetService:
         if isinstance(guarded, Refusal):
             return EditResult(proposal, f"The guardrails forbid {fmt_money(amount)}: {guarded.reason}.")
         if guarded.to_amount != amount:
-            return EditResult(proposal, f"The guardrails allow at most {fmt_money(guarded.to_amount)} ({'; '.join(guarded.notes)}).")
+            bound = "most" if guarded.to_amount < amount else "least"
+            return EditResult(proposal, f"The guardrails allow at {bound} {fmt_money(guarded.to_amount)} ({'; '.join(guarded.notes)}).")
         edited = await self.store.transition(
-            proposal_id, [PENDING], PENDING, now=now, not_expired=True,
-            to_amount=amount, direction=wanted.direction.value,
-            notes=json.dumps([f"amount set by <@{user}>"]),
-            audit=audit_entry(proposal, now, user, "edited", PENDING, detail=f"to {fmt_money(amount)}"),
+            proposal_id, [PENDING], PENDING, now=now, not_expired=True, version=proposal.version, bump_version=True,
+            to_amount=amount, direction=wanted.direction.value, notes="[]", edited_by=user,
+            audit=AuditEntry.of(proposal, now, user, AuditAction.EDITED, detail=f"to {fmt_money(amount)}"),
         )
         if edited is None:
-            return EditResult(await self.store.get(proposal_id), "This proposal is no longer pending.")
+            return EditResult(await self.store.get(proposal_id), "This proposal changed or is no longer pending; open it again.")
         return EditResult(edited)
+
+    # --- what the store remembers ---------------------------------------------------------------
+
+    async def pending_proposals(self) -> list[Proposal]:
+        return await self.store.proposals([PENDING])
+
+    async def history(self, query: str = "", limit: int = 20) -> list[AuditEntry]:
+        """The audit log, newest first: all of it, one campaign's by ID, or by a part of the campaign's name."""
+        query = query.strip()
+        if not query:
+            return await self.store.history(limit=limit)
+        campaign_id = campaign_id_in(query)
+        if campaign_id is not None:
+            # Past the 64-bit range no campaign exists, and the database refuses the number.
+            return await self.store.history(campaign_id, limit=limit) if campaign_id < 2**63 else []
+        needle = query.casefold()
+        return [e for e in await self.store.history(limit=500) if needle in e.campaign_name.casefold()][:limit]
+
+    async def claim_run(self, job: str, slot: str, owner: str, at: datetime) -> bool:
+        """True for exactly one process per scheduled job and fire time."""
+        return await self.store.claim_run(job, slot, owner, at)
+
+    async def has_run(self, job: str, slot: str) -> bool:
+        return await self.store.has_run(job, slot)
+
+    # --- telling the channel --------------------------------------------------------------------
+
+    async def tell_alerts(self, post: Callable[[AlertChange], Awaitable[bool]], order: Sequence[str] = ()) -> None:
+        """Announces every alert change the channel has not heard, once across replicas; a failed post is retried later.
+
+        `order` lists keys in the order a check found them (the worst campaigns first); the rest follow,
+        the account's before the campaigns'.
+        """
+        now = self.clock()
+        rank = {key: i for i, key in enumerate(order)}
+        for alert in sorted((await self.store.alerts()).values(), key=lambda a: (rank.get(a.key, len(rank)), ":" in a.key, a.key)):
+            if not alert_rules.untold(alert):
+                continue
+            claimed = await self.store.claim_alert_telling(alert.key, now, now + TELLING_HOLD)
+            if claimed is None:
+                continue  # another process is announcing it
+            told: tuple[int, bool] | None = None
+            try:
+                change = alert_rules.to_tell(claimed)
+                if change is None or await post(change):
+                    told = (claimed.severity, claimed.active)
+            finally:
+                await self.store.alert_told(claimed.key, told)
+
+    async def tell_proposals(
+        self,
+        post: Callable[[Proposal], Awaitable[tuple[str, str] | None]],
+        redraw: Callable[[Proposal], Awaitable[bool]],
+    ) -> None:
+        """Posts each pending proposal once and redraws each message behind its proposal's state, once across replicas."""
+        now = self.clock()
+        for untold in await self.store.untold(now):
+            claimed = await self.store.claim_telling(untold.id, now, now + TELLING_HOLD)
+            if claimed is None:
+                continue  # another process is posting it
+            shown: ProposalState | None = None
+            where: tuple[str, str] | None = None
+            try:
+                if claimed.message_ts is None:
+                    if claimed.state is PENDING and (where := await post(claimed)) is not None:
+                        shown = PENDING
+                elif claimed.shown is not claimed.state and await redraw(claimed):
+                    shown = claimed.state
+            finally:
+                channel, ts = where or (None, None)
+                await self.store.told(claimed.id, shown, channel=channel, ts=ts)
+
+    async def shown(self, proposal: Proposal) -> None:
+        """The proposal's message now shows its state (a click redrew it)."""
+        await self.store.told(proposal.id, proposal.state)
 
     async def _guardrail_budget(self, report: HealthReport, now: datetime) -> GuardrailBudget:
         return GuardrailBudget(
             balance=report.balance,
             total_daily_budget=report.total_daily_budget,
-            increased_today=await self.store.increased_on(now.date()),
+            increased_today=await self.store.increased_since(self.day_start(now)),
             low_balance_days=self.config.thresholds.low_balance_days,
         )
 

@@ -7,8 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import render
-from core.executor import Outcome
-from core.store.tables import PENDING
+from core.proposals import Outcome
 from handlers.common import answer_failures, budget
 
 
@@ -19,43 +18,50 @@ def register(app: AsyncApp) -> None:
     app.action(render.EDIT)(edit)
 
 
-def _proposal_id(body: dict[str, Any]) -> int | None:
+def _bound(body: dict[str, Any]) -> tuple[int, int | None] | None:
+    """The proposal a button names and the version it showed."""
     try:
         value = body["actions"][0]["value"]
-        proposal_id = int(value)
-    except (KeyError, IndexError, TypeError, ValueError):
+    except (KeyError, IndexError, TypeError):
         return None
-    # Proposal IDs are 32-bit in the store; a bigger number names none and the database would refuse it.
-    return proposal_id if 0 < proposal_id < 2**31 else None
+    return render.read_button_value(value) if isinstance(value, str) else None
 
 
-async def _tell(respond: Any, text: str) -> None:
-    await respond(**render.notice(text), response_type="ephemeral", replace_original=False)
+async def _tell(respond: Any, message: dict[str, Any]) -> None:
+    await respond(**message, response_type="ephemeral", replace_original=False)
 
 
 async def _decide(body: dict[str, Any], respond: Any, context: Any, *, approve: bool) -> None:
     ctx = budget(context)
-    proposal_id = _proposal_id(body)
+    bound = _bound(body)
     user = (body.get("user") or {}).get("id", "")
-    if proposal_id is None:
-        await _tell(respond, "That button does not name a proposal I know; nothing was changed.")
+    if bound is None:
+        await _tell(respond, render.notice("That button does not name a proposal I know; nothing was changed."))
         return
-    decision, changes = await ctx.service.decide(proposal_id, user, approve=approve)
+    proposal_id, version = bound
+    decision, _ = await ctx.service.decide(proposal_id, user, approve=approve, version=version)
+    if decision.outcome is Outcome.OUTDATED:
+        await _tell(respond, render.outdated(decision))
+        return
     if decision.is_private or decision.proposal is None:
-        await _tell(respond, decision.message)
+        await _tell(respond, render.said(render.decision_words(decision)))
         return
     shown = await ctx.notifier.show_outcome(decision.proposal, decision)
     ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
-    if ephemeral or not shown:
-        # A click from the /budget proposals list: redraw that copy too.
-        await respond(**render.proposal_outcome(decision.proposal, decision), replace_original=True)
-    if decision.outcome is Outcome.EXPIRED:
-        # The click did nothing; the person who made it hears so, not only the redrawn message.
-        await _tell(respond, decision.message)
-    await ctx.notifier.post_alerts(changes)
+    try:
+        if ephemeral or not shown:
+            # A click from the /budget proposals list: redraw that copy too.
+            await respond(**render.proposal_outcome(decision.proposal, decision), replace_original=True)
+        if decision.outcome is Outcome.EXPIRED:
+            # The click did nothing; the person who made it hears so, not only the redrawn message.
+            await _tell(respond, render.said(render.decision_words(decision)))
+        elif not shown and decision.proposal.message_ts and not ephemeral:
+            await _tell(respond, render.not_redrawn(decision))
+    finally:
+        await ctx.notifier.tell_alerts()
 
 
-@answer_failures("approve the proposal")
+@answer_failures("approve the proposal", unknown_outcome=True)
 async def approve(ack: Any, body: dict[str, Any], respond: Any, context: Any) -> None:
     await ack()
     await _decide(body, respond, context, approve=True)
@@ -72,11 +78,9 @@ async def edit(ack: Any, body: dict[str, Any], respond: Any, context: Any, clien
     await ack()
     ctx = budget(context)
     user = (body.get("user") or {}).get("id", "")
-    proposal_id = _proposal_id(body)
-    proposal = await ctx.service.store.get(proposal_id) if proposal_id is not None else None
-    if not ctx.service.may_decide(user):
-        await _tell(respond, "Only the configured approvers can change a proposal; nothing was changed.")
-    elif proposal is None or proposal.state != PENDING:
-        await _tell(respond, "This proposal is no longer pending; nothing was changed.")
+    bound = _bound(body)
+    opened = await ctx.service.open_edit(bound[0] if bound else None, user)
+    if opened.error or opened.proposal is None:
+        await _tell(respond, render.notice(f"{(opened.error or 'This proposal is no longer pending.').rstrip('.')}; nothing was changed."))
     else:
-        await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(proposal))
+        await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(opened.proposal))

@@ -8,7 +8,6 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import render
 from handlers.common import answer_failures, budget
-from core.store.tables import PENDING
 
 COMMAND = "/budget"
 
@@ -39,13 +38,13 @@ async def budget_command(ack: Any, command: dict[str, Any], respond: Any, contex
         if result.error is None:
             await ctx.notifier.post_check(result, with_summary=True)
         else:
-            await ctx.notifier.post_alerts(result.alerts)
+            await ctx.notifier.tell_alerts()
         await respond(**render.check_done(result, user), response_type="ephemeral")
     elif verb == "proposals":
-        pending = await ctx.service.store.proposals([PENDING])
+        pending = await ctx.service.pending_proposals()
         await respond(**render.proposals_list(pending), response_type="ephemeral")
     elif verb == "history":
-        await respond(**await _history(ctx, rest), response_type="ephemeral")
+        await respond(**render.history(await ctx.service.history(rest), rest or None), response_type="ephemeral")
     elif verb == "help":
         await respond(**render.usage(), response_type="ephemeral")
     else:
@@ -55,17 +54,3 @@ async def budget_command(ack: Any, command: dict[str, Any], respond: Any, contex
 def _unescape(text: str) -> str:
     """Slack escapes &, < and > in command text; campaign names are matched on the real characters."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-async def _history(ctx: Any, query: str) -> dict[str, Any]:
-    store = ctx.service.store
-    if not query:
-        return render.history(await store.history(limit=20))
-    if query.isascii() and query.isdigit():  # not "²", which int() refuses
-        campaign_id = int(query)
-        # Past the 64-bit range no campaign exists, and the database refuses the number.
-        entries = await store.history(campaign_id, limit=20) if campaign_id < 2**63 else []
-        return render.history(entries, query)
-    needle = query.casefold()
-    entries = [e for e in await store.history(limit=500) if needle in e.campaign_name.casefold()][:20]
-    return render.history(entries, query)

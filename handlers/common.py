@@ -18,8 +18,19 @@ def budget(context: Any) -> BotContext:
     return context[CONTEXT_KEY]
 
 
-def answer_failures(doing: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
-    """After the ack, a failure must reach the user as one clear line, never a traceback or silence."""
+def answer_failures(
+    doing: str, *, unknown_outcome: bool = False
+) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """After the ack, a failure must reach the user as one clear line, never a traceback or silence.
+
+    `unknown_outcome`: the listener may have written to PropellerAds before it failed, so the line
+    must not claim that nothing changed.
+    """
+    after = (
+        "Check `/budget history` before trying again: the change may have been applied."
+        if unknown_outcome
+        else "Nothing was changed."
+    )
 
     def wrap(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         @functools.wraps(fn)
@@ -34,7 +45,7 @@ def answer_failures(doing: str) -> Callable[[Callable[..., Awaitable[None]]], Ca
             except Exception:
                 log.exception("failed to %s", doing)
                 if respond is not None:
-                    text = f"Something went wrong while trying to {doing}; it has been logged. Nothing was changed."
+                    text = f"Something went wrong while trying to {doing}; it has been logged. {after}"
                     await _safe(respond, {**render.notice(text), "response_type": "ephemeral", "replace_original": False})
 
         return listener

@@ -8,7 +8,6 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import render
 from core.errors import PropellerAdsError
-from core.store.tables import PENDING
 from handlers.common import budget
 
 
@@ -27,5 +26,5 @@ async def home_opened(event: dict[str, Any], context: Any, client: Any) -> None:
         report = await ctx.service.health()
     except PropellerAdsError as exc:
         error = exc
-    pending = await ctx.service.store.proposals([PENDING])
+    pending = await ctx.service.pending_proposals()
     await client.views_publish(user_id=user, view=render.home_view(report, pending, error))

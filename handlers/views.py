@@ -25,12 +25,15 @@ async def edit_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], c
     ctx = budget(context)
     user = (body.get("user") or {}).get("id", "")
     try:
-        proposal_id = int(view.get("private_metadata", ""))
+        bound = render.read_button_value(str(view.get("private_metadata", "")))
         text = view["state"]["values"][render.EDIT_BLOCK][render.EDIT_INPUT]["value"] or ""
     except (KeyError, TypeError, ValueError):
+        bound = None
+    if bound is None:
         await ack(response_action="errors", errors={render.EDIT_BLOCK: "This form is out of date; open it again."})
         return
-    task = asyncio.create_task(ctx.service.edit_amount(proposal_id, user, text))
+    proposal_id, version = bound
+    task = asyncio.create_task(ctx.service.edit_amount(proposal_id, user, text, version=version))
     done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
     if done:
         try:

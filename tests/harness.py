@@ -140,7 +140,7 @@ def bot_settings(api_url: str, slack_url: str, db_url: str, **overrides: Any) ->
         "api_timeout_seconds": 10,
         "rate_limit_max_wait_seconds": 5,
         "snapshot_ttl_seconds": 0,
-        "reconcile_after_seconds": 0,
+        "reconcile_after_seconds": 10,
         "rules": [CPA_RULE],
     }
     values.update(overrides)

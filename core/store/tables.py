@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import Index
 
 from core.money import cents
+from core.proposals import OPEN
 
 
 class Cents(TypeDecorator[Decimal]):
@@ -55,17 +56,8 @@ class Base(DeclarativeBase):
     )
 
 
-# The states a proposal passes through; pending, approved and applying block a new proposal for the campaign.
-PENDING, APPROVED, APPLYING, APPLIED = "pending", "approved", "applying", "applied"
-FAILED, MANUAL_REVIEW, REJECTED, EXPIRED, SUPERSEDED, STALE = (
-    "failed",
-    "needs_manual_review",
-    "rejected",
-    "expired",
-    "superseded",
-    "stale",
-)
-IN_FLIGHT_STATES = (APPROVED, APPLYING)
+OPEN_STATES_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN))
+"""The states of core.proposals.OPEN, for the partial index that keeps one open proposal per campaign."""
 
 
 class ProposalRow(Base):
@@ -93,6 +85,17 @@ class ProposalRow(Base):
     message_ts: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     """The outcome in words: the API's message on failure, why it went stale."""
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Moves with every edit of the amount; an approval names the version it approves."""
+    action: Mapped[str] = mapped_column(String(32), default="set_daily_budget", server_default="set_daily_budget")
+    edited_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """The process applying it (or confirming an unconfirmed write); nobody else touches it while the lease holds."""
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    shown_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The state the channel message last showed; a message behind its proposal is redrawn by a later check."""
+    telling_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """A process is posting or redrawing the message until then: nobody else posts it meanwhile."""
 
     __table_args__ = (
         # At most one open proposal per campaign, enforced by the database across replicas.
@@ -100,8 +103,8 @@ class ProposalRow(Base):
             "uq_proposals_open_campaign",
             "campaign_id",
             unique=True,
-            sqlite_where=text("state IN ('pending', 'approved', 'applying')"),
-            postgresql_where=text("state IN ('pending', 'approved', 'applying')"),
+            sqlite_where=text(OPEN_STATES_SQL),
+            postgresql_where=text(OPEN_STATES_SQL),
         ),
     )
 
@@ -135,6 +138,11 @@ class AlertRow(Base):
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    told_severity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """What the channel last heard of it: the severity announced, and whether as holding."""
+    told_active: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    telling_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """A process is announcing it until then: nobody else announces it meanwhile."""
 
 
 class JobRunRow(Base):

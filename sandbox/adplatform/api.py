@@ -301,6 +301,14 @@ async def _answer(
         exc = request.match_info.http_exception
         return answers.no_route(request, exc if exc is not None else web.HTTPNotFound())
     faults = sandbox.faults
+    gate = faults.gates.get(endpoint)
+    if gate is not None:
+        gate.arrived.set()
+        # Bounded: a gate never released lets the request through after a minute.
+        for _ in range(6000):
+            if gate.released.is_set() or sandbox.closing.is_set():
+                break
+            await asyncio.sleep(0.01)
     delay = faults.latency_for(endpoint)
     if delay > 0:
         try:

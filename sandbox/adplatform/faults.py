@@ -41,6 +41,17 @@ class ForcedAnswer:
         return self.malformed or self.after_effect
 
 
+class Gate:
+    """Holds an endpoint's requests until released: a test sees one arrive, acts, then lets it through."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+
 @dataclass
 class Faults:
     """The sandbox's fault switches. Safe to flip from the test thread while the server runs."""
@@ -60,6 +71,8 @@ class Faults:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        self.gates: dict[str, Gate] = {}
+        """Endpoints whose requests wait at a gate (see `hold`)."""
         self._queue: list[ForcedAnswer] = []
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
@@ -103,6 +116,13 @@ class Faults:
         with self._lock:
             return list(self._queue)
 
+    def hold(self, endpoint: str) -> Gate:
+        """Makes the endpoint's requests wait until the returned gate is released."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; known: {', '.join(ENDPOINTS)}")
+        gate = self.gates[endpoint] = Gate()
+        return gate
+
     def latency_for(self, endpoint: str) -> float:
         return self.latency + self.latency_by_endpoint.get(endpoint, 0.0)
 
@@ -126,6 +146,9 @@ class Faults:
             self.malformed = set()
             self.drop = set()
             self._queue.clear()
+            for gate in self.gates.values():
+                gate.release()
+            self.gates.clear()
             self._rng = random.Random(self.seed)
 
     def update(self, changes: Mapping[str, Any]) -> None:

@@ -133,6 +133,7 @@ class SlackStandIn:
         self._triggers: dict[str, _Trigger] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self._rate_limits: list[_RateLimit] = []
+        self._drops: dict[str, int] = {}
         self._last_micros = 0
         self._ids = itertools.count(1)
 
@@ -232,6 +233,17 @@ class SlackStandIn:
     def rate_limit(self, method: str | None = None, *, times: int = 1, retry_after: int = 1) -> None:
         """Answers the next `times` calls to `method` (any method when None) with HTTP 429."""
         self._rate_limits.append(_RateLimit(method, times, retry_after))
+
+    def drop(self, method: str, *, times: int = 1) -> None:
+        """Closes the connection of the next `times` calls to `method` without an answer, as a network failure would."""
+        self._drops[method] = self._drops.get(method, 0) + times
+
+    def take_drop(self, method: str) -> bool:
+        """True when this call's connection should be dropped, consuming one drop."""
+        if self._drops.get(method, 0) <= 0:
+            return False
+        self._drops[method] -= 1
+        return True
 
     def take_rate_limit(self, method: str) -> int | None:
         """Retry-After seconds when this call should be refused, consuming one refusal."""

@@ -184,6 +184,12 @@ async def api(request: web.Request) -> web.Response:
     # The token is a secret: it never reaches the call log.
     args.pop("token", None)
 
+    if standin.take_drop(method):
+        standin.record_call(method, args, "connection_dropped")
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=499)  # never sent: the connection is gone
+
     retry_after = standin.take_rate_limit(method)
     if retry_after is not None:
         standin.record_call(method, args, "ratelimited")

@@ -17,22 +17,14 @@ from typing import Any
 
 import pytest
 
-from core.executor import Decision, Executor, Outcome
-from core.policy import Candidate, Direction, Evidence
+from bot.render import decision_words as words
+from core.executor import Executor
+from core.proposals import Decision, Outcome
+from core.policy import Candidate, Direction, Evidence, Guardrails
 from core.propellerads import ClientOptions, PropellerAdsClient
 from core.store import Store
-from core.store.store import Proposal, audit_entry
-from core.store.tables import (
-    APPLIED,
-    APPLYING,
-    APPROVED,
-    EXPIRED,
-    FAILED,
-    MANUAL_REVIEW,
-    PENDING,
-    REJECTED,
-    STALE,
-)
+from core.proposals import AuditEntry, Proposal
+from core.proposals import ProposalState
 from sandbox.adplatform import PAUSED, SANDBOX_KEY, ManualClock, Sandbox, SandboxConfig, start_sandbox
 from tests.harness import exact_account
 
@@ -123,7 +115,7 @@ class Process:
 
 @pytest.fixture
 async def process(db_url: str, ads: Ads, clock: ManualClock) -> AsyncIterator[Process]:
-    running = await Process(db_url, ads, clock, reconcile_after=timedelta(minutes=2)).start()
+    running = await Process(db_url, ads, clock, lease=timedelta(minutes=2)).start()
     yield running
     await running.stop()
 
@@ -140,13 +132,13 @@ async def trail(store: Store, proposal_id: int) -> list[tuple[str, str, str | No
 async def left_mid_apply(store: Store, p: Proposal, state: str, at: datetime) -> Proposal:
     """The state a stopped process leaves behind: approved by a person, then (perhaps) claimed for applying."""
     approved = await store.transition(
-        p.id, [PENDING], APPROVED, now=at, decided_by=APPROVER, decided_at=at,
-        audit=audit_entry(p, at, APPROVER, "approved", APPROVED),
+        p.id, [ProposalState.PENDING], ProposalState.APPROVED, now=at, decided_by=APPROVER, decided_at=at,
+        audit=AuditEntry.of(p, at, APPROVER, "approved", outcome=ProposalState.APPROVED),
     )
     assert approved is not None
-    if state == APPROVED:
+    if state == ProposalState.APPROVED:
         return approved
-    applying = await store.transition(p.id, [APPROVED], APPLYING, now=at)
+    applying = await store.transition(p.id, [ProposalState.APPROVED], ProposalState.APPLYING, now=at)
     assert applying is not None
     return applying
 
@@ -159,13 +151,13 @@ async def test_an_approval_writes_once_verifies_and_records_who_when_from_to_and
     decision = await process.executor.approve(p.id, APPROVER)
 
     assert decision.outcome is Outcome.APPLIED
-    assert decision.message == "Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
+    assert words(decision) == "Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
     assert [(r.body, r.status) for r in ads.patches()] == [({"limit_daily_amount": 120.0}, 200)]
     assert ads.budget(101) == Decimal("120.00")
     final = await process.store.get(p.id)
     assert final is not None
     assert (final.state, final.decided_by, final.decided_at, final.detail) == (
-        APPLIED, APPROVER, NOW, "verified: the live daily budget matches",
+        ProposalState.APPLIED, APPROVER, NOW, "verified: the live daily budget matches",
     )
     assert await trail(process.store, p.id) == [
         ("proposed", "budget-bot", None),
@@ -174,7 +166,7 @@ async def test_an_approval_writes_once_verifies_and_records_who_when_from_to_and
     ]
     [applied] = [e for e in await process.store.history() if e.action == "applied"]
     assert (applied.at, applied.rule, applied.from_amount, applied.to_amount, applied.outcome) == (
-        NOW, "cpa-target", Decimal("100.00"), Decimal("120.00"), APPLIED,
+        NOW, "cpa-target", Decimal("100.00"), Decimal("120.00"), ProposalState.APPLIED,
     )
 
 
@@ -185,7 +177,7 @@ async def test_a_second_approval_or_a_reject_after_it_changes_nothing(process: P
     reject = await process.executor.reject(p.id, "U0SOMEONE")
     for late in (again, reject):
         assert late.outcome is Outcome.ALREADY_DECIDED and late.is_private
-        assert late.message == "Already decided by <@U0APPROVER>: applied. Nothing more was changed."
+        assert words(late) == "Already decided by <@U0APPROVER>: applied. Nothing more was changed."
     assert len(ads.patches()) == 1
     assert [a for a, _, _ in await trail(process.store, p.id)] == ["proposed", "approved", "applied"]
 
@@ -194,12 +186,12 @@ async def test_a_reject_writes_nothing_and_an_approval_after_it_is_refused(proce
     [p] = await propose(process.store, LOSER)
     rejected = await process.executor.reject(p.id, APPROVER)
     assert rejected.outcome is Outcome.REJECTED
-    assert rejected.message == "Rejected by <@U0APPROVER>. The daily budget stays at 200.00."
+    assert words(rejected) == "Rejected by <@U0APPROVER>. The daily budget stays at 200.00."
     late = await process.executor.approve(p.id, APPROVER)
     assert late.outcome is Outcome.ALREADY_DECIDED
-    assert late.message == "Already decided by <@U0APPROVER>: rejected. Nothing more was changed."
+    assert words(late) == "Already decided by <@U0APPROVER>: rejected. Nothing more was changed."
     assert ads.sandbox.requests.entries() == []  # not even a read
-    assert (await process.store.get(p.id)).state == REJECTED  # type: ignore[union-attr]
+    assert (await process.store.get(p.id)).state == ProposalState.REJECTED  # type: ignore[union-attr]
 
 
 async def test_an_approval_after_the_time_to_live_expires_the_proposal(process: Process, ads: Ads, clock: ManualClock) -> None:
@@ -207,15 +199,15 @@ async def test_an_approval_after_the_time_to_live_expires_the_proposal(process: 
     clock.advance(TTL)
     decision = await process.executor.approve(p.id, APPROVER)
     assert decision.outcome is Outcome.EXPIRED and not decision.is_private
-    assert decision.message == "This proposal expired; the next check will propose again if it still applies."
+    assert words(decision) == "This proposal expired; the next check will propose again if it still applies."
     assert ads.sandbox.requests.entries() == []
-    assert (await process.store.get(p.id)).state == EXPIRED  # type: ignore[union-attr]
+    assert (await process.store.get(p.id)).state == ProposalState.EXPIRED  # type: ignore[union-attr]
     assert [a for a, _, _ in await trail(process.store, p.id)] == ["proposed", "expired"]
 
 
 async def test_an_unknown_proposal_is_not_found(process: Process, ads: Ads) -> None:
     decision = await process.executor.approve(999, APPROVER)
-    assert (decision.outcome, decision.proposal, decision.message) == (Outcome.NOT_FOUND, None, "That proposal no longer exists.")
+    assert (decision.outcome, decision.proposal, words(decision)) == (Outcome.NOT_FOUND, None, "That proposal no longer exists.")
 
 
 async def test_five_approvals_at_once_in_one_process_write_once(process: Process, ads: Ads) -> None:
@@ -237,12 +229,12 @@ async def test_a_budget_changed_since_the_proposal_makes_it_stale_without_a_writ
 
     assert decision.outcome is Outcome.STALE
     detail = "the live daily budget is 110.00, no longer the 100.00 this proposal started from"
-    assert decision.message == (
+    assert words(decision) == (
         f"Approved by <@U0APPROVER> but not applied: {detail}. The proposal is stale; the next check will look again."
     )
     assert ads.patches() == [] and ads.budget(101) == Decimal("110.00")
     final = await process.store.get(p.id)
-    assert final is not None and (final.state, final.detail) == (STALE, detail)
+    assert final is not None and (final.state, final.detail) == (ProposalState.STALE, detail)
     assert await trail(process.store, p.id) == [
         ("proposed", "budget-bot", None), ("approved", APPROVER, None), ("stale", APPROVER, detail),
     ]
@@ -263,13 +255,13 @@ async def test_403_on_the_write_fails_and_asks_for_an_alert(process: Process, ad
     decision = await process.executor.approve(p.id, APPROVER)
 
     assert (decision.outcome, decision.write_denied) == (Outcome.FAILED, True)
-    assert decision.message == (
+    assert words(decision) == (
         "Approved by <@U0APPROVER> but PropellerAds refused the write: insufficient permissions: Access denied."
     )
     assert [r.status for r in ads.patches()] == [403]  # a 403 is not retried
     assert ads.budget(102) == Decimal("200.00")
     final = await process.store.get(p.id)
-    assert final is not None and (final.state, final.detail) == (FAILED, "insufficient permissions: Access denied.")
+    assert final is not None and (final.state, final.detail) == (ProposalState.FAILED, "insufficient permissions: Access denied.")
 
 
 async def test_a_500_then_success_is_retried_and_applied_once(process: Process, ads: Ads) -> None:
@@ -315,8 +307,8 @@ async def test_a_verify_showing_another_amount_asks_for_manual_review(process: P
 
     assert decision.outcome is Outcome.MANUAL_REVIEW
     detail = "after the write PropellerAds shows a daily budget of 200.00, not 160.00"
-    assert decision.message == f"Approved by <@U0APPROVER>; needs manual review: {detail}."
-    assert (await process.store.get(p.id)).state == MANUAL_REVIEW  # type: ignore[union-attr]
+    assert words(decision) == f"Approved by <@U0APPROVER>; needs manual review: {detail}."
+    assert (await process.store.get(p.id)).state == ProposalState.MANUAL_REVIEW  # type: ignore[union-attr]
     assert [a for a, _, d in await trail(process.store, p.id)][-1] == "manual_review"
     assert len(ads.patches()) == 1
 
@@ -328,7 +320,7 @@ async def test_404_on_the_write_asks_for_manual_review_in_the_apis_words(process
 
     assert decision.outcome is Outcome.MANUAL_REVIEW and not decision.write_denied
     assert (await process.store.get(p.id)).detail == "PropellerAds refused the change: Campaign not found."  # type: ignore[union-attr]
-    assert decision.message == "Approved by <@U0APPROVER>; needs manual review: PropellerAds refused the change: Campaign not found."
+    assert words(decision) == "Approved by <@U0APPROVER>; needs manual review: PropellerAds refused the change: Campaign not found."
     assert [r.status for r in ads.patches()] == [404]
 
 
@@ -369,7 +361,7 @@ async def test_a_restart_between_the_patch_and_the_record_finishes_without_writi
 ) -> None:
     before = await Process(db_url, ads, clock).start()
     [p] = await propose(before.store)
-    await left_mid_apply(before.store, p, APPLYING, NOW)
+    await left_mid_apply(before.store, p, ProposalState.APPLYING, NOW)
     ads.set_budget(101, "120.00")  # the PATCH reached PropellerAds; then the process died
     await before.stop()
 
@@ -378,10 +370,10 @@ async def test_a_restart_between_the_patch_and_the_record_finishes_without_writi
     try:
         [decision] = await after.executor.reconcile()
         assert decision.outcome is Outcome.APPLIED
-        assert decision.message == "Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
+        assert words(decision) == "Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
         assert ads.patches() == []
         final = await after.store.get(p.id)
-        assert final is not None and final.state == APPLIED
+        assert final is not None and final.state == ProposalState.APPLIED
         assert await trail(after.store, p.id) == [
             ("proposed", "budget-bot", None),
             ("approved", APPROVER, None),
@@ -396,7 +388,7 @@ class DiesBeforeRecording(Store):
     """A store whose process is killed just as it would record the outcome of a write."""
 
     async def transition(self, proposal_id: int, from_states: Any, to_state: str, **kwargs: Any) -> Proposal | None:
-        if to_state == APPLIED:
+        if to_state == ProposalState.APPLIED:
             raise SystemExit("killed")
         return await super().transition(proposal_id, from_states, to_state, **kwargs)
 
@@ -411,7 +403,7 @@ async def test_a_process_killed_after_its_patch_is_finished_by_the_next_one_with
     [p] = await propose(dying.store)
     with pytest.raises(SystemExit):
         await dying.executor.approve(p.id, APPROVER)
-    assert (await dying.store.get(p.id)).state == APPLYING  # type: ignore[union-attr]
+    assert (await dying.store.get(p.id)).state == ProposalState.APPLYING  # type: ignore[union-attr]
     assert len(ads.patches()) == 1
     await dying.stop()
 
@@ -426,7 +418,7 @@ async def test_a_process_killed_after_its_patch_is_finished_by_the_next_one_with
         await after.stop()
 
 
-@pytest.mark.parametrize("state", [APPROVED, APPLYING])
+@pytest.mark.parametrize("state", [ProposalState.APPROVED, ProposalState.APPLYING])
 async def test_a_restart_before_the_patch_writes_exactly_once(db_url: str, ads: Ads, clock: ManualClock, state: str) -> None:
     before = await Process(db_url, ads, clock).start()
     [p] = await propose(before.store, LOSER)
@@ -450,7 +442,7 @@ async def test_a_restart_finds_the_budget_changed_by_someone_else_and_calls_it_s
 ) -> None:
     before = await Process(db_url, ads, clock).start()
     [p] = await propose(before.store, LOSER)
-    await left_mid_apply(before.store, p, APPLYING, NOW)
+    await left_mid_apply(before.store, p, ProposalState.APPLYING, NOW)
     await before.stop()
     ads.set_budget(102, "250.00")
 
@@ -466,7 +458,7 @@ async def test_a_restart_finds_the_budget_changed_by_someone_else_and_calls_it_s
 
 async def test_reconcile_leaves_alone_what_another_replica_may_still_be_applying(process: Process, ads: Ads, clock: ManualClock) -> None:
     [p] = await propose(process.store)
-    await left_mid_apply(process.store, p, APPLYING, NOW)
+    await left_mid_apply(process.store, p, ProposalState.APPLYING, NOW)
     clock.advance(timedelta(minutes=2) - timedelta(microseconds=1))  # just under reconcile_after
     assert await process.executor.reconcile() == []
     assert ads.sandbox.requests.entries() == []
@@ -477,7 +469,7 @@ async def test_reconcile_leaves_alone_what_another_replica_may_still_be_applying
 async def test_replicas_reconciling_at_once_write_once(db_url: str, ads: Ads, clock: ManualClock) -> None:
     first = await Process(db_url, ads, clock).start()
     [p] = await propose(first.store, LOSER)
-    await left_mid_apply(first.store, p, APPLYING, NOW)
+    await left_mid_apply(first.store, p, ProposalState.APPLYING, NOW)
     clock.advance(minutes=5)
     others = [Process(db_url, ads, clock) for _ in range(2)]
     replicas = [first, *others]
@@ -514,7 +506,7 @@ async def test_replicas_reconciling_at_once_on_postgresql_write_once(postgres_ur
     replicas = [first, *(Process(postgres_url, ads, clock) for _ in range(2))]
     try:
         [p] = await propose(first.store, LOSER)
-        await left_mid_apply(first.store, p, APPLYING, NOW)
+        await left_mid_apply(first.store, p, ProposalState.APPLYING, NOW)
         clock.advance(minutes=5)
         results = await asyncio.gather(*(r.executor.reconcile() for r in replicas))
         assert [d.outcome for batch in results for d in batch].count(Outcome.APPLIED) == 1
@@ -528,12 +520,12 @@ async def test_an_increase_past_todays_cap_is_not_written_even_when_approved(
     db_url: str, ads: Ads, clock: ManualClock
 ) -> None:
     # The cap is 15.00 a day; Winner's proposal adds 20.00 (100.00 → 120.00), e.g. after an edit.
-    capped = await Process(db_url, ads, clock, max_daily_increase=Decimal("15.00")).start()
+    capped = await Process(db_url, ads, clock, guardrails=Guardrails(max_daily_increase=Decimal("15.00"))).start()
     try:
         [p] = await propose(capped.store)
         decision = await capped.executor.approve(p.id, APPROVER)
         assert decision.outcome is Outcome.STALE
-        assert "15.00 cap" in decision.message and "20.00 more" in decision.message
+        assert "15.00 cap" in words(decision) and "20.00 more" in words(decision)
         assert ads.patches() == []
         assert ads.budget(101) == Decimal("100.00")
     finally:
@@ -541,7 +533,7 @@ async def test_an_increase_past_todays_cap_is_not_written_even_when_approved(
 
 
 async def test_an_increase_within_todays_cap_is_written(db_url: str, ads: Ads, clock: ManualClock) -> None:
-    capped = await Process(db_url, ads, clock, max_daily_increase=Decimal("20.00")).start()
+    capped = await Process(db_url, ads, clock, guardrails=Guardrails(max_daily_increase=Decimal("20.00"))).start()
     try:
         [p] = await propose(capped.store)
         assert (await capped.executor.approve(p.id, APPROVER)).outcome is Outcome.APPLIED

@@ -20,21 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core.policy import Candidate, Direction, Evidence
 from core.store import Store
-from core.store.store import BOT_ACTOR, Proposal, audit_entry
-from core.store.tables import (
-    APPLIED,
-    APPLYING,
-    APPROVED,
-    EXPIRED,
-    FAILED,
-    MANUAL_REVIEW,
-    PENDING,
-    REJECTED,
-    STALE,
-    SUPERSEDED,
-    AuditRow,
-    ProposalRow,
-)
+from core.proposals import BOT_ACTOR, AuditAction, AuditEntry, Proposal
+from core.store.tables import AuditRow, ProposalRow
+from core.proposals import ProposalState
 
 NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 TTL = timedelta(hours=24)
@@ -99,7 +87,7 @@ async def move(store: Store, p: Proposal, *states: str, at: datetime = NOW, **fi
     current = p
     for state in states:
         moved = await store.transition(
-            current.id, [current.state], state, now=at, audit=audit_entry(current, at, APPROVER, state, state), **fields
+            current.id, [current.state], state, now=at, audit=AuditEntry.of(current, at, APPROVER, state, outcome=state), **fields
         )
         assert moved is not None, f"{current.state} → {state} refused"
         current = moved
@@ -124,10 +112,10 @@ async def test_a_candidate_becomes_a_pending_proposal_with_its_numbers_and_an_au
     assert p.evidence == {
         "window_days": 7, "spent": "630.00", "conversions": 88, "cpa": "7.16", "target_cpa": "10", "budget_use": "0.9",
     }
-    assert (p.state, p.created_at, p.expires_at, p.updated_at) == (PENDING, NOW, NOW + TTL, NOW)
+    assert (p.state, p.created_at, p.expires_at, p.updated_at) == (ProposalState.PENDING, NOW, NOW + TTL, NOW)
     assert (p.decided_by, p.decided_at, p.channel, p.message_ts, p.notes) == (None, None, None, None, [])
     [entry] = await store.history()
-    assert (entry.action, entry.outcome, entry.actor, entry.proposal_id, entry.rule) == ("proposed", PENDING, BOT_ACTOR, 1, "cpa-target")
+    assert (entry.action, entry.outcome, entry.actor, entry.proposal_id, entry.rule) == ("proposed", ProposalState.PENDING, BOT_ACTOR, 1, "cpa-target")
     assert (entry.from_amount, entry.to_amount, entry.at) == (Decimal("100.00"), Decimal("120.00"), NOW)
 
 
@@ -156,16 +144,16 @@ async def test_other_amounts_supersede_the_pending_proposal(store: Store) -> Non
 
     [superseded] = outcome.superseded
     [new] = outcome.created
-    assert (superseded.id, superseded.state, superseded.detail, superseded.updated_at) == (old.id, SUPERSEDED, "replaced by a newer check", later)
-    assert (new.id, new.state, new.from_amount, new.to_amount) == (old.id + 1, PENDING, Decimal("300.00"), Decimal("240.00"))
+    assert (superseded.id, superseded.state, superseded.detail, superseded.updated_at) == (old.id, ProposalState.SUPERSEDED, "replaced by a newer check", later)
+    assert (new.id, new.state, new.from_amount, new.to_amount) == (old.id + 1, ProposalState.PENDING, Decimal("300.00"), Decimal("240.00"))
     assert await actions(store, old.id) == ["proposed", "superseded"]
-    assert [p.id for p in await store.proposals([PENDING])] == [new.id]
+    assert [p.id for p in await store.proposals([ProposalState.PENDING])] == [new.id]
 
 
-@pytest.mark.parametrize("state", [APPROVED, APPLYING])
+@pytest.mark.parametrize("state", [ProposalState.APPROVED, ProposalState.APPLYING])
 async def test_a_campaign_with_a_change_in_flight_gets_no_new_proposal(store: Store, state: str) -> None:
     p = (await save(store, candidate())).created[0]
-    states = [APPROVED] if state == APPROVED else [APPROVED, APPLYING]
+    states = [ProposalState.APPROVED] if state == ProposalState.APPROVED else [ProposalState.APPROVED, ProposalState.APPLYING]
     await move(store, p, *states)
     outcome = await save(store, candidate(101, "100.00", "130.00"), now=NOW + timedelta(days=3))
     assert (outcome.created, outcome.kept, outcome.superseded) == ([], [], [])
@@ -174,7 +162,7 @@ async def test_a_campaign_with_a_change_in_flight_gets_no_new_proposal(store: St
 
 async def test_a_campaign_changed_by_an_applied_proposal_rests_for_the_time_to_live(store: Store) -> None:
     p = (await save(store, candidate(102, "200.00", "160.00"))).created[0]
-    await move(store, p, APPROVED, APPLYING, APPLIED, at=NOW + timedelta(hours=1))
+    await move(store, p, ProposalState.APPROVED, ProposalState.APPLYING, ProposalState.APPLIED, at=NOW + timedelta(hours=1))
     # The live budget is now 160.00 and the rule would cut again to 128.00.
     again = candidate(102, "160.00", "128.00")
     assert (await save(store, again, now=NOW + timedelta(hours=1) + TTL)).created == []
@@ -184,27 +172,27 @@ async def test_a_campaign_changed_by_an_applied_proposal_rests_for_the_time_to_l
 
 async def test_a_rejected_change_is_not_proposed_again_within_the_time_to_live(store: Store) -> None:
     p = (await save(store, candidate(101, "100.00", "120.00"))).created[0]
-    await move(store, p, REJECTED)
+    await move(store, p, ProposalState.REJECTED)
     assert (await save(store, candidate(101, "100.00", "120.00"), now=NOW + timedelta(hours=23))).created == []
     # Another change for the same campaign is a new question.
     other = await save(store, candidate(101, "100.00", "110.00"), now=NOW + timedelta(hours=23))
-    assert [(c.to_amount, c.state) for c in other.created] == [(Decimal("110.00"), PENDING)]
+    assert [(c.to_amount, c.state) for c in other.created] == [(Decimal("110.00"), ProposalState.PENDING)]
 
 
 async def test_a_rejected_change_may_come_back_after_the_time_to_live(store: Store) -> None:
     p = (await save(store, candidate())).created[0]
-    await move(store, p, REJECTED)
+    await move(store, p, ProposalState.REJECTED)
     back = await save(store, candidate(), now=NOW + TTL + timedelta(seconds=1))
     assert [c.id for c in back.created] == [p.id + 1]
 
 
-@pytest.mark.parametrize("end", [EXPIRED, STALE])
+@pytest.mark.parametrize("end", [ProposalState.EXPIRED, ProposalState.STALE])
 async def test_an_expired_or_stale_proposal_does_not_block_the_next_check(store: Store, end: str) -> None:
     p = (await save(store, candidate())).created[0]
-    if end == EXPIRED:
-        await move(store, p, EXPIRED)
+    if end == ProposalState.EXPIRED:
+        await move(store, p, ProposalState.EXPIRED)
     else:
-        await move(store, p, APPROVED, APPLYING, STALE)
+        await move(store, p, ProposalState.APPROVED, ProposalState.APPLYING, ProposalState.STALE)
     again = await save(store, candidate(), now=NOW + timedelta(minutes=15))
     assert [c.id for c in again.created] == [p.id + 1]
 
@@ -213,9 +201,9 @@ async def test_a_pending_amount_set_by_an_approver_survives_the_next_check(store
     """The rule still says 120.00; a person chose 110.00. The next check must not throw that away."""
     p = (await save(store, candidate(101, "100.00", "120.00"))).created[0]
     edited = await store.transition(
-        p.id, [PENDING], PENDING, now=NOW + timedelta(minutes=5), not_expired=True, to_amount=Decimal("110.00"),
-        notes='["amount set by <@U0APPROVER>"]',
-        audit=audit_entry(p, NOW + timedelta(minutes=5), APPROVER, "edited", PENDING, detail="to 110.00"),
+        p.id, [ProposalState.PENDING], ProposalState.PENDING, now=NOW + timedelta(minutes=5), not_expired=True, to_amount=Decimal("110.00"),
+        edited_by=APPROVER,
+        audit=AuditEntry.of(p, NOW + timedelta(minutes=5), APPROVER, AuditAction.EDITED, detail="to 110.00"),
     )
     assert edited is not None
 
@@ -231,7 +219,7 @@ async def test_a_pending_amount_set_by_an_approver_survives_the_next_check(store
 async def test_candidates_of_one_check_are_saved_independently(store: Store) -> None:
     await save(store, candidate(101))
     p = (await save(store, candidate(102, "200.00", "160.00"))).created[0]
-    await move(store, p, APPROVED)
+    await move(store, p, ProposalState.APPROVED)
     outcome = await save(store, candidate(101), candidate(102, "200.00", "150.00"), candidate(103, "50.00", "40.00"))
     assert [k.campaign_id for k in outcome.kept] == [101]
     assert [c.campaign_id for c in outcome.created] == [103]
@@ -244,13 +232,13 @@ async def test_a_transition_happens_only_from_the_named_states_and_is_audited_wi
     p = (await save(store, candidate())).created[0]
     at = NOW + timedelta(minutes=1)
     won = await store.transition(
-        p.id, [PENDING], APPROVED, now=at, decided_by=APPROVER, decided_at=at,
-        audit=audit_entry(p, at, APPROVER, "approved", APPROVED),
+        p.id, [ProposalState.PENDING], ProposalState.APPROVED, now=at, decided_by=APPROVER, decided_at=at,
+        audit=AuditEntry.of(p, at, APPROVER, "approved", outcome=ProposalState.APPROVED),
     )
     assert won is not None
-    assert (won.state, won.decided_by, won.decided_at, won.updated_at) == (APPROVED, APPROVER, at, at)
+    assert (won.state, won.decided_by, won.decided_at, won.updated_at) == (ProposalState.APPROVED, APPROVER, at, at)
     lost = await store.transition(
-        p.id, [PENDING], REJECTED, now=at, decided_by="U0OTHER", audit=audit_entry(p, at, "U0OTHER", "rejected", REJECTED),
+        p.id, [ProposalState.PENDING], ProposalState.REJECTED, now=at, decided_by="U0OTHER", audit=AuditEntry.of(p, at, "U0OTHER", "rejected", outcome=ProposalState.REJECTED),
     )
     assert lost is None
     assert (await store.get(p.id)).decided_by == APPROVER  # type: ignore[union-attr]
@@ -258,27 +246,27 @@ async def test_a_transition_happens_only_from_the_named_states_and_is_audited_wi
 
 
 async def test_a_transition_on_an_unknown_proposal_changes_nothing(store: Store) -> None:
-    assert await store.transition(42, [PENDING], APPROVED, now=NOW) is None
+    assert await store.transition(42, [ProposalState.PENDING], ProposalState.APPROVED, now=NOW) is None
     assert await store.get(42) is None
 
 
 async def test_not_expired_refuses_at_the_expiry_instant(store: Store) -> None:
     p = (await save(store, candidate())).created[0]
-    assert await store.transition(p.id, [PENDING], APPROVED, now=p.expires_at, not_expired=True) is None
+    assert await store.transition(p.id, [ProposalState.PENDING], ProposalState.APPROVED, now=p.expires_at, not_expired=True) is None
     just_before = p.expires_at - timedelta(microseconds=1)
-    assert (await store.transition(p.id, [PENDING], APPROVED, now=just_before, not_expired=True)) is not None
+    assert (await store.transition(p.id, [ProposalState.PENDING], ProposalState.APPROVED, now=just_before, not_expired=True)) is not None
 
 
 async def test_expire_due_expires_only_pending_proposals_past_their_time_to_live(store: Store) -> None:
     old = (await save(store, candidate(101))).created[0]
-    approved = await move(store, (await save(store, candidate(102, "200.00", "160.00"))).created[0], APPROVED)
+    approved = await move(store, (await save(store, candidate(102, "200.00", "160.00"))).created[0], ProposalState.APPROVED)
     young = (await save(store, candidate(103, "50.00", "40.00"), now=NOW + timedelta(hours=2))).created[0]
 
     assert await store.expire_due(NOW + TTL - timedelta(microseconds=1)) == []
     expired = await store.expire_due(NOW + TTL)
-    assert [(p.id, p.state, p.detail) for p in expired] == [(old.id, EXPIRED, "nobody decided within its time to live")]
-    assert (await store.get(approved.id)).state == APPROVED  # type: ignore[union-attr]
-    assert (await store.get(young.id)).state == PENDING  # type: ignore[union-attr]
+    assert [(p.id, p.state, p.detail) for p in expired] == [(old.id, ProposalState.EXPIRED, "nobody decided within its time to live")]
+    assert (await store.get(approved.id)).state == ProposalState.APPROVED  # type: ignore[union-attr]
+    assert (await store.get(young.id)).state == ProposalState.PENDING  # type: ignore[union-attr]
     assert await actions(store, old.id) == ["proposed", "expired"]
     assert (await store.history(101))[0].actor == BOT_ACTOR
 
@@ -287,12 +275,12 @@ async def test_increased_since_counts_applied_increases_only(store: Store) -> No
     up = (await save(store, candidate(101, "100.00", "120.00"))).created[0]
     down = (await save(store, candidate(102, "200.00", "160.00"))).created[0]
     refused = (await save(store, candidate(103, "50.00", "75.00"))).created[0]
-    await move(store, up, APPROVED, APPLYING)
-    await store.transition(up.id, [APPLYING], APPLIED, now=NOW, audit=audit_entry(up, NOW, APPROVER, "applied", APPLIED))
-    await move(store, down, APPROVED, APPLYING)
-    await store.transition(down.id, [APPLYING], APPLIED, now=NOW, audit=audit_entry(down, NOW, APPROVER, "applied", APPLIED))
-    await move(store, refused, APPROVED, APPLYING)
-    await store.transition(refused.id, [APPLYING], FAILED, now=NOW, audit=audit_entry(refused, NOW, APPROVER, "failed", FAILED))
+    await move(store, up, ProposalState.APPROVED, ProposalState.APPLYING)
+    await store.transition(up.id, [ProposalState.APPLYING], ProposalState.APPLIED, now=NOW, audit=AuditEntry.of(up, NOW, APPROVER, "applied", outcome=ProposalState.APPLIED))
+    await move(store, down, ProposalState.APPROVED, ProposalState.APPLYING)
+    await store.transition(down.id, [ProposalState.APPLYING], ProposalState.APPLIED, now=NOW, audit=AuditEntry.of(down, NOW, APPROVER, "applied", outcome=ProposalState.APPLIED))
+    await move(store, refused, ProposalState.APPROVED, ProposalState.APPLYING)
+    await store.transition(refused.id, [ProposalState.APPLYING], ProposalState.FAILED, now=NOW, audit=AuditEntry.of(refused, NOW, APPROVER, "failed", outcome=ProposalState.FAILED))
 
     assert await store.increased_since(NOW) == Decimal("20.00")
     assert await store.increased_since(NOW + timedelta(microseconds=1)) == Decimal(0)
@@ -301,10 +289,10 @@ async def test_increased_since_counts_applied_increases_only(store: Store) -> No
 async def test_history_is_newest_first_and_filters_by_campaign(store: Store) -> None:
     a = (await save(store, candidate(101))).created[0]
     await save(store, candidate(102, "200.00", "160.00"), now=NOW + timedelta(minutes=1))
-    await move(store, a, REJECTED, at=NOW + timedelta(minutes=2))
-    assert [(e.campaign_id, e.action) for e in await store.history()] == [(101, REJECTED), (102, "proposed"), (101, "proposed")]
-    assert [(e.campaign_id, e.action) for e in await store.history(101)] == [(101, REJECTED), (101, "proposed")]
-    assert [e.action for e in await store.history(limit=1)] == [REJECTED]
+    await move(store, a, ProposalState.REJECTED, at=NOW + timedelta(minutes=2))
+    assert [(e.campaign_id, e.action) for e in await store.history()] == [(101, ProposalState.REJECTED), (102, "proposed"), (101, "proposed")]
+    assert [(e.campaign_id, e.action) for e in await store.history(101)] == [(101, ProposalState.REJECTED), (101, "proposed")]
+    assert [e.action for e in await store.history(limit=1)] == [ProposalState.REJECTED]
 
 
 # --- one open proposal per campaign, enforced by the database -----------------------------------
@@ -316,10 +304,10 @@ async def test_the_database_refuses_a_second_open_proposal_for_a_campaign(db_url
         p = (await save(store, candidate())).created[0]
         with pytest.raises(IntegrityError):
             async with store.session() as s, s.begin():
-                s.add(_row(p, state=APPLYING))
+                s.add(_row(p, state=ProposalState.APPLYING))
         # A closed one beside it is fine.
         async with store.session() as s, s.begin():
-            s.add(_row(p, state=MANUAL_REVIEW))
+            s.add(_row(p, state=ProposalState.MANUAL_REVIEW))
         assert await store.count(ProposalRow) == 2
     finally:
         await store.close()
@@ -339,7 +327,7 @@ async def test_replicas_saving_the_same_check_at_once_open_one_proposal(db_url: 
         outcomes = await asyncio.gather(*(save(s, candidate(101), candidate(102, "200.00", "160.00")) for s in stores))
         created = sorted((p.campaign_id for o in outcomes for p in o.created))
         assert created == [101, 102]
-        open_rows = await stores[0].proposals([PENDING, APPROVED, APPLYING])
+        open_rows = await stores[0].proposals([ProposalState.PENDING, ProposalState.APPROVED, ProposalState.APPLYING])
         assert sorted(p.campaign_id for p in open_rows) == [101, 102]
         async with stores[0].session() as s:
             proposed = (await s.scalars(select(AuditRow.campaign_id).where(AuditRow.action == "proposed"))).all()
@@ -355,9 +343,9 @@ async def test_replicas_superseding_at_once_leave_one_open_proposal(db_url: str)
         later = NOW + timedelta(minutes=15)
         outcomes = await asyncio.gather(*(save(s, candidate(102, "300.00", "240.00"), now=later) for s in stores))
         assert sum(len(o.created) for o in outcomes) == 1
-        [open_one] = await stores[0].proposals([PENDING, APPROVED, APPLYING])
+        [open_one] = await stores[0].proposals([ProposalState.PENDING, ProposalState.APPROVED, ProposalState.APPLYING])
         assert (open_one.from_amount, open_one.to_amount) == (Decimal("300.00"), Decimal("240.00"))
-        assert (await stores[0].get(1)).state == SUPERSEDED  # type: ignore[union-attr]
+        assert (await stores[0].get(1)).state == ProposalState.SUPERSEDED  # type: ignore[union-attr]
     finally:
         await close_all(stores)
 
@@ -370,8 +358,8 @@ async def test_five_replicas_approving_at_once_have_one_winner(db_url: str) -> N
         results = await asyncio.gather(
             *(
                 s.transition(
-                    p.id, [PENDING], APPROVED, now=at, not_expired=True, decided_by=f"U0CLICK{i}", decided_at=at,
-                    audit=audit_entry(p, at, f"U0CLICK{i}", "approved", APPROVED),
+                    p.id, [ProposalState.PENDING], ProposalState.APPROVED, now=at, not_expired=True, decided_by=f"U0CLICK{i}", decided_at=at,
+                    audit=AuditEntry.of(p, at, f"U0CLICK{i}", "approved", outcome=ProposalState.APPROVED),
                 )
                 for i, s in enumerate(stores)
             )
@@ -379,7 +367,7 @@ async def test_five_replicas_approving_at_once_have_one_winner(db_url: str) -> N
         winners = [r for r in results if r is not None]
         assert len(winners) == 1
         final = await stores[0].get(p.id)
-        assert final is not None and (final.state, final.decided_by) == (APPROVED, winners[0].decided_by)
+        assert final is not None and (final.state, final.decided_by) == (ProposalState.APPROVED, winners[0].decided_by)
         assert await actions(stores[0], p.id) == ["proposed", "approved"]
     finally:
         await close_all(stores)
@@ -407,10 +395,10 @@ async def test_a_click_landing_while_a_check_saves_is_never_overwritten(db_url: 
         final = await store.get(p.id)
         assert final is not None
         if fired[0]:  # the click committed first: the check must leave the campaign alone
-            assert (final.state, outcome.created, outcome.superseded) == (APPROVED, [], [])
+            assert (final.state, outcome.created, outcome.superseded) == (ProposalState.APPROVED, [], [])
         else:  # the click waited on the check and lost
-            assert final.state == SUPERSEDED
-            assert [(c.to_amount, c.state) for c in outcome.created] == [(Decimal("130.00"), PENDING)]
+            assert final.state == ProposalState.SUPERSEDED
+            assert [(c.to_amount, c.state) for c in outcome.created] == [(Decimal("130.00"), ProposalState.PENDING)]
     finally:
         await store.close()
 

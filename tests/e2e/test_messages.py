@@ -17,9 +17,9 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot import render
-from core.executor import Decision, Outcome
-from core.store.store import AuditEntry, Proposal
-from core.store.tables import APPLIED, EXPIRED, FAILED, MANUAL_REVIEW, PENDING, REJECTED, STALE, SUPERSEDED
+from core.proposals import Decision, Outcome
+from core.proposals import AuditEntry, Proposal
+from core.proposals import ProposalState
 from tests.harness import mrkdwn_texts
 
 NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
@@ -44,7 +44,7 @@ NAMES = {
 HOSTILE_API_WORDS = "PropellerAds refused the change: <b>limit</b> & <@U0HACKER> <!here>"
 
 
-def proposal(name: str, state: str = PENDING, *, proposal_id: int = 1, notes: tuple[str, ...] = (), **changes: Any) -> Proposal:
+def proposal(name: str, state: str = ProposalState.PENDING, *, proposal_id: int = 1, notes: tuple[str, ...] = (), **changes: Any) -> Proposal:
     return replace(
         Proposal(
             id=proposal_id,
@@ -61,8 +61,8 @@ def proposal(name: str, state: str = PENDING, *, proposal_id: int = 1, notes: tu
             created_at=NOW,
             expires_at=NOW + timedelta(hours=24),
             updated_at=NOW,
-            decided_by=None if state in (PENDING, EXPIRED, SUPERSEDED) else APPROVER,
-            decided_at=None if state in (PENDING, EXPIRED, SUPERSEDED) else NOW,
+            decided_by=None if state in (ProposalState.PENDING, ProposalState.EXPIRED, ProposalState.SUPERSEDED) else APPROVER,
+            decided_at=None if state in (ProposalState.PENDING, ProposalState.EXPIRED, ProposalState.SUPERSEDED) else NOW,
             channel="C0BUDGET",
             message_ts="1709553600.000100",
             detail=None,
@@ -71,8 +71,9 @@ def proposal(name: str, state: str = PENDING, *, proposal_id: int = 1, notes: tu
     )
 
 
-def decision(outcome: Outcome, p: Proposal, message: str) -> Decision:
-    return Decision(outcome, p, message)
+def decision(outcome: Outcome, p: Proposal, detail: str | None = None) -> Decision:
+    """A decision as the executor returns it; the renderer words it."""
+    return Decision(outcome, p, APPROVER, detail, api_words=detail if outcome is Outcome.FAILED else None)
 
 
 def outcome_messages(name: str) -> dict[str, dict[str, Any]]:
@@ -81,29 +82,29 @@ def outcome_messages(name: str) -> dict[str, dict[str, Any]]:
     stale = "the live daily budget is 110.00, no longer the 12,345.67 this proposal started from"
     return {
         "applied": render.proposal_outcome(
-            proposal(name, APPLIED, detail="verified: the live daily budget matches"),
-            decision(Outcome.APPLIED, proposal(name, APPLIED), f"Approved by {who} and applied: daily budget 12,345.67 → 9,876.54."),
+            proposal(name, ProposalState.APPLIED, detail="verified: the live daily budget matches"),
+            decision(Outcome.APPLIED, proposal(name, ProposalState.APPLIED)),
         ),
         "rejected": render.proposal_outcome(
-            proposal(name, REJECTED, detail="rejected"),
-            decision(Outcome.REJECTED, proposal(name, REJECTED), f"Rejected by {who}. The daily budget stays at 12,345.67."),
+            proposal(name, ProposalState.REJECTED, detail="rejected"),
+            decision(Outcome.REJECTED, proposal(name, ProposalState.REJECTED)),
         ),
         "stale": render.proposal_outcome(
-            proposal(name, STALE, detail=stale),
-            decision(Outcome.STALE, proposal(name, STALE), f"Approved by {who} but not applied: {stale}. The proposal is stale; the next check will look again."),
+            proposal(name, ProposalState.STALE, detail=stale),
+            decision(Outcome.STALE, proposal(name, ProposalState.STALE), stale),
         ),
         "failed": render.proposal_outcome(
-            proposal(name, FAILED, detail="insufficient permissions: Access denied."),
-            decision(Outcome.FAILED, proposal(name, FAILED), f"Approved by {who} but PropellerAds refused the write: insufficient permissions: Access denied."),
+            proposal(name, ProposalState.FAILED, detail="insufficient permissions: Access denied."),
+            decision(Outcome.FAILED, proposal(name, ProposalState.FAILED), "insufficient permissions: Access denied."),
         ),
         "manual-review": render.proposal_outcome(
-            proposal(name, MANUAL_REVIEW, detail=HOSTILE_API_WORDS),
-            decision(Outcome.MANUAL_REVIEW, proposal(name, MANUAL_REVIEW), f"Approved by {who}; needs manual review: {HOSTILE_API_WORDS}."),
+            proposal(name, ProposalState.MANUAL_REVIEW, detail=HOSTILE_API_WORDS),
+            decision(Outcome.MANUAL_REVIEW, proposal(name, ProposalState.MANUAL_REVIEW), HOSTILE_API_WORDS),
         ),
         # Redrawn later from the store alone, without a decision at hand.
-        "manual-review-from-the-store": render.proposal_outcome(proposal(name, MANUAL_REVIEW, detail=HOSTILE_API_WORDS)),
-        "expired": render.proposal_outcome(proposal(name, EXPIRED, detail="nobody decided within its time to live")),
-        "superseded": render.proposal_outcome(proposal(name, SUPERSEDED, detail="replaced by a newer check")),
+        "manual-review-from-the-store": render.proposal_outcome(proposal(name, ProposalState.MANUAL_REVIEW, detail=HOSTILE_API_WORDS)),
+        "expired": render.proposal_outcome(proposal(name, ProposalState.EXPIRED, detail="nobody decided within its time to live")),
+        "superseded": render.proposal_outcome(proposal(name, ProposalState.SUPERSEDED, detail="replaced by a newer check")),
     }
 
 
@@ -189,7 +190,7 @@ def test_the_edit_modal_passes_view_validation_and_escapes_the_name(name_kind: s
     modal = render.edit_modal(proposal(NAMES[name_kind]))
     View(**modal).validate_json()
     assert_valid_blocks(modal["blocks"])
-    assert modal["private_metadata"] == "1" and modal["callback_id"] == render.EDIT_VIEW
+    assert modal["private_metadata"] == "1:1" and modal["callback_id"] == render.EDIT_VIEW
     assert modal["blocks"][1]["element"]["initial_value"] == "9876.54"
     for text in mrkdwn_texts(modal["blocks"]):
         assert_escaped(text)
@@ -216,12 +217,12 @@ def test_a_decided_proposal_has_no_buttons_and_names_who_decided() -> None:
     )
 
 
-def test_the_pending_message_carries_the_buttons_with_the_proposal_id() -> None:
+def test_the_pending_message_carries_the_buttons_with_the_proposal_id_and_version() -> None:
     message = render.proposal(proposal("Loser DE", proposal_id=42))
     [actions] = [b for b in message["blocks"] if b["type"] == "actions"]
     assert actions["block_id"] == "proposal:42"
     assert [(e["action_id"], e["value"], e.get("style")) for e in actions["elements"]] == [
-        ("proposal_approve", "42", "primary"), ("proposal_reject", "42", "danger"), ("proposal_edit", "42", None),
+        ("proposal_approve", "42:1", "primary"), ("proposal_reject", "42:1", "danger"), ("proposal_edit", "42:1", None),
     ]
     assert actions["elements"][0]["confirm"]["title"]["text"] == "Change the daily budget?"
 

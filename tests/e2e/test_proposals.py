@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.runtime import Runtime
-from core.store.store import AuditEntry, Proposal, audit_entry
-from core.store.tables import APPLIED, APPLYING, APPROVED, EXPIRED, FAILED, PENDING, REJECTED, STALE, SUPERSEDED
+from core.proposals import AuditEntry, Proposal
+from core.proposals import ProposalState
 from sandbox.adplatform import PAUSED, ManualClock
 from sandbox.slack import Message
 from tests.harness import APPROVER, CHANNEL, VIEWER, Stack, running_stack
@@ -80,7 +80,7 @@ def check(stack: Stack, *, expect: str | None = None) -> dict[int, Message]:
 
 
 def pending(stack: Stack) -> list[Proposal]:
-    return stack.on_bot(lambda: stack.runtime.store.proposals([PENDING]))
+    return stack.on_bot(lambda: stack.runtime.store.proposals([ProposalState.PENDING]))
 
 
 def proposal(stack: Stack, proposal_id: int) -> Proposal:
@@ -192,7 +192,7 @@ def test_check_posts_each_proposal_with_the_numbers_behind_it(stack: Stack) -> N
     assert sections(loser) == [LOSER_SECTION] and fields(loser) == LOSER_FIELDS
     assert winner.text == "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 120.00"
     assert sections(winner) == [WINNER_SECTION] and fields(winner) == WINNER_FIELDS
-    assert buttons(winner) == [(APPROVE, "2"), (REJECT, "2"), (EDIT, "2")]
+    assert buttons(winner) == [(APPROVE, "2:1"), (REJECT, "2:1"), (EDIT, "2:1")]
     assert contexts(winner) == ["Expires 2024-03-05 12:00 UTC"]
     [approve] = [e for b in winner.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == APPROVE]
     assert approve["confirm"]["text"]["text"] == (
@@ -224,7 +224,7 @@ def test_an_approval_writes_once_and_the_message_says_who_decided_without_button
     assert buttons(after) == [] and contexts(after) == []
     assert [(r.path, r.body, r.status) for r in patches(stack)] == [("/v5/adv/campaigns/101", {"limit_daily_amount": 120.0}, 200)]
     assert live_budget(stack, WINNER) == Decimal("120.00")
-    assert proposal(stack, 2).state == APPLIED
+    assert proposal(stack, 2).state == ProposalState.APPLIED
     assert actions_of(stack, 2) == ["proposed", "approved", "applied"]
 
 
@@ -241,7 +241,7 @@ def test_a_non_approver_is_told_privately_and_nothing_changes(stack: Stack) -> N
     assert stack.slack.message(winner.ts) == winner  # not even redrawn
     assert stack.slack.modal(VIEWER) is None and stack.slack.calls_to("views.open") == []
     assert patches(stack) == []
-    assert proposal(stack, 2).state == PENDING
+    assert proposal(stack, 2).state == ProposalState.PENDING
     assert actions_of(stack, 2) == ["proposed"]
     # Every answer went to the viewer alone.
     assert [m.text for m in stack.slack.ephemerals(APPROVER) if "approvers" in m.text] == []
@@ -318,7 +318,7 @@ def test_a_budget_changed_before_approving_makes_the_proposal_stale_without_a_wr
         "no longer the 100.00 this proposal started from. The proposal is stale; the next check will look again."
     )
     assert patches(stack) == [] and live_budget(stack, WINNER) == Decimal("110.00")
-    assert proposal(stack, 2).state == STALE
+    assert proposal(stack, 2).state == ProposalState.STALE
 
 
 def test_a_campaign_paused_before_approving_makes_the_proposal_stale(stack: Stack) -> None:
@@ -352,7 +352,7 @@ def test_403_on_the_write_fails_it_and_alerts_the_channel_until_a_write_succeeds
         "(Loser DE (102) 200.00 → 160.00: Access denied.)."
     )
     assert [r.status for r in patches(stack)] == [403]
-    assert proposal(stack, 1).state == FAILED and live_budget(stack, LOSER) == Decimal("200.00")
+    assert proposal(stack, 1).state == ProposalState.FAILED and live_budget(stack, LOSER) == Decimal("200.00")
 
     # Once a write goes through again, the channel hears that it is resolved.
     stack.sandbox.faults.forbid_writes = False
@@ -383,7 +383,7 @@ def test_a_rejection_writes_nothing_and_the_same_change_is_not_proposed_again(st
     assert after.text == "Proposal #1 (Loser DE): Rejected by <@U0APPROVER>. The daily budget stays at 200.00."
     assert sections(after) == [LOSER_SECTION, ":no_entry_sign: Rejected by <@U0APPROVER>. The daily budget stays at 200.00."]
     assert stack.sandbox.requests.entries("PATCH") == [] and stack.sandbox.requests.entries("GET", "/adv/campaigns/102") == []
-    assert proposal(stack, 1).state == REJECTED
+    assert proposal(stack, 1).state == ProposalState.REJECTED
     check(stack, expect="0 alert change(s), 0 new proposal(s), 1 still waiting")
 
 
@@ -393,7 +393,7 @@ def test_edit_amount_refuses_what_the_guardrails_forbid_in_the_modal_and_redraws
     click(stack, winner, EDIT)
     stack.slack.sync.wait_for_call("views.open", since=calls)  # the modal opens after the ack
     modal = stack.slack.modal(APPROVER)
-    assert modal is not None and modal.spec["private_metadata"] == "2"
+    assert modal is not None and modal.spec["private_metadata"] == "2:1"
     assert modal.blocks[0]["text"]["text"] == "*Winner &amp; Co &lt;US&gt;* (101)\nNow 100.00 a day; proposed 120.00."
     assert modal.blocks[1]["element"]["initial_value"] == "120.00"
 
@@ -415,8 +415,8 @@ def test_edit_amount_refuses_what_the_guardrails_forbid_in_the_modal_and_redraws
     redrawn = stack.slack.sync.wait_for_message(lambda m: m.ts == winner.ts, since=mark)
     assert redrawn.text == "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 110.00"
     assert fields(redrawn)[0] == "*Current → proposed*\n100.00 → *110.00*"
-    assert contexts(redrawn)[0] == "Guardrails: amount set by <@U0APPROVER>"
-    assert buttons(redrawn) == [(APPROVE, "2"), (REJECT, "2"), (EDIT, "2")]
+    assert contexts(redrawn)[0] == "Amount set by <@U0APPROVER>"
+    assert buttons(redrawn) == [(APPROVE, "2:2"), (REJECT, "2:2"), (EDIT, "2:2")]  # the edit moved its version
     assert actions_of(stack, 2) == ["proposed", "edited"]
 
     # The next check keeps the approver's amount rather than proposing the rule's 120.00 again.
@@ -439,7 +439,7 @@ def test_an_undecided_proposal_expires_after_its_time_to_live(tmp_path: Path, cl
         assert sections(after)[-1] == (
             ":information_source: This proposal expired; the next check will propose again if it still applies."
         )
-        assert patches(stack) == [] and proposal(stack, 2).state == EXPIRED
+        assert patches(stack) == [] and proposal(stack, 2).state == ProposalState.EXPIRED
 
         # The next check expires the other one in its message and asks both questions again.
         mark = stack.slack.mark()
@@ -448,7 +448,7 @@ def test_an_undecided_proposal_expires_after_its_time_to_live(tmp_path: Path, cl
         assert sections(loser_then)[-1] == ":information_source: Expired: nobody decided within its time to live."
         assert buttons(loser_then) == []
         assert {c: (p.id, p.state) for c, p in ((p.campaign_id, p) for p in pending(stack))} == {
-            LOSER: (3, PENDING), WINNER: (4, PENDING),
+            LOSER: (3, ProposalState.PENDING), WINNER: (4, ProposalState.PENDING),
         }
         assert sorted(again) == [WINNER, LOSER]
         assert patches(stack) == []
@@ -463,7 +463,7 @@ def test_a_newer_check_supersedes_a_proposal_whose_numbers_changed(stack: Stack)
     old = stack.slack.sync.wait_for_message(lambda m: m.ts == first[LOSER].ts, since=mark)
     assert sections(old)[-1] == ":information_source: Superseded: replaced by a newer check."
     assert buttons(old) == []
-    assert proposal(stack, 1).state == SUPERSEDED
+    assert proposal(stack, 1).state == ProposalState.SUPERSEDED
     new = now[LOSER]
     assert new.ts != first[LOSER].ts
     assert new.text == "Proposal #3: Loser DE daily budget 300.00 → 240.00"
@@ -492,7 +492,7 @@ def test_budget_proposals_lists_the_pending_ones_with_buttons_that_work(stack: S
     assert listing.visible_to == APPROVER
     assert listing.text == "2 pending proposal(s)"
     assert [s.split("\n")[0] for s in sections(listing)] == [LOSER_SECTION.split("\n")[0], WINNER_SECTION.split("\n")[0]]
-    assert buttons(listing) == [(APPROVE, "1"), (REJECT, "1"), (EDIT, "1"), (APPROVE, "2"), (REJECT, "2"), (EDIT, "2")]
+    assert buttons(listing) == [(APPROVE, "1:1"), (REJECT, "1:1"), (EDIT, "1:1"), (APPROVE, "2:1"), (REJECT, "2:1"), (EDIT, "2:1")]
 
     # Approving from the private list redraws that copy and the channel's message alike.
     mark = click(stack, listing, APPROVE)
@@ -505,7 +505,7 @@ def test_budget_proposals_lists_the_pending_ones_with_buttons_that_work(stack: S
 
     ack = stack.slack.sync.send_command("proposals", user_id=APPROVER)
     listing = stack.slack.sync.wait_for_message(lambda m: m.via == "response_url", since=ack.mark)
-    assert listing.text == "1 pending proposal(s)" and buttons(listing) == [(APPROVE, "2"), (REJECT, "2"), (EDIT, "2")]
+    assert listing.text == "1 pending proposal(s)" and buttons(listing) == [(APPROVE, "2:1"), (REJECT, "2:1"), (EDIT, "2:1")]
 
 
 def test_budget_history_shows_who_when_from_to_rule_and_outcome(stack: Stack, clock: ManualClock) -> None:
@@ -542,9 +542,9 @@ def test_budget_history_shows_who_when_from_to_rule_and_outcome(stack: Stack, cl
 @pytest.mark.parametrize(
     ("left", "landed", "writes"),
     [
-        pytest.param(APPLYING, True, [], id="patch-landed-then-stopped: zero PATCHes"),
-        pytest.param(APPLYING, False, [{"limit_daily_amount": 120.0}], id="claimed-then-stopped-before-the-patch"),
-        pytest.param(APPROVED, False, [{"limit_daily_amount": 120.0}], id="approved-then-stopped"),
+        pytest.param(ProposalState.APPLYING, True, [], id="patch-landed-then-stopped: zero PATCHes"),
+        pytest.param(ProposalState.APPLYING, False, [{"limit_daily_amount": 120.0}], id="claimed-then-stopped-before-the-patch"),
+        pytest.param(ProposalState.APPROVED, False, [{"limit_daily_amount": 120.0}], id="approved-then-stopped"),
     ],
 )
 def test_a_restarted_bot_finishes_what_the_stopped_one_left_mid_apply(
@@ -557,12 +557,12 @@ def test_a_restarted_bot_finishes_what_the_stopped_one_left_mid_apply(
         p = await store.get(2)
         assert p is not None
         approved = await store.transition(
-            p.id, [PENDING], APPROVED, now=NOW, decided_by=APPROVER, decided_at=NOW,
-            audit=audit_entry(p, NOW, APPROVER, "approved", APPROVED),
+            p.id, [ProposalState.PENDING], ProposalState.APPROVED, now=NOW, decided_by=APPROVER, decided_at=NOW,
+            audit=AuditEntry.of(p, NOW, APPROVER, "approved", outcome=ProposalState.APPROVED),
         )
         assert approved is not None
-        if left == APPLYING:
-            assert await store.transition(p.id, [APPROVED], APPLYING, now=NOW) is not None
+        if left == ProposalState.APPLYING:
+            assert await store.transition(p.id, [ProposalState.APPROVED], ProposalState.APPLYING, now=NOW) is not None
 
     stack.on_bot(stopped_mid_apply)
     if landed:
@@ -581,7 +581,7 @@ def test_a_restarted_bot_finishes_what_the_stopped_one_left_mid_apply(
     assert sections(after)[-1] == ":white_check_mark: Approved by <@U0APPROVER> and applied: daily budget 100.00 → 120.00."
     assert [r.body for r in patches(stack)] == writes
     assert live_budget(stack, WINNER) == Decimal("120.00")
-    assert proposal(stack, 2).state == APPLIED
+    assert proposal(stack, 2).state == ProposalState.APPLIED
     assert actions_of(stack, 2) == ["proposed", "approved", "applied"]
     [applied] = [e for e in audit(stack) if e.action == "applied"]
     expected = (

@@ -268,8 +268,8 @@ def test_proposals_lists_what_waits_for_a_decision(stack: Stack) -> None:
         (e["action_id"], e["value"]) for b in reply.blocks if b["type"] == "actions" for e in b["elements"]
     ]
     assert values == [
-        ("proposal_approve", "1"), ("proposal_reject", "1"), ("proposal_edit", "1"),
-        ("proposal_approve", "2"), ("proposal_reject", "2"), ("proposal_edit", "2"),
+        ("proposal_approve", "1:1"), ("proposal_reject", "1:1"), ("proposal_edit", "1:1"),
+        ("proposal_approve", "2:1"), ("proposal_reject", "2:1"), ("proposal_edit", "2:1"),
     ]
 
 

@@ -370,7 +370,7 @@ async def test_edit_opens_the_modal_only_for_an_approver_and_a_pending_proposal(
     assert slack.methods() == ["views.open"]
     view = slack.calls[0][1]["view"]
     assert slack.calls[0][1]["trigger_id"] == "trigger-1"
-    assert (view["callback_id"], view["private_metadata"]) == ("proposal_edit_submit", "1")
+    assert (view["callback_id"], view["private_metadata"]) == ("proposal_edit_submit", "1:1")
 
     await runtime.service.decide(1, APPROVER, approve=False)
     await actions.edit(ack=trail.ack, body=body, respond=trail.respond, context=context, client=slack)
@@ -392,7 +392,7 @@ async def submit(trail: Trail, context: dict[str, Any], slack: FakeSlack, view: 
         ("1", "abc", APPROVER, "'abc' is not an amount; write it like 180 or 180.50."),
         ("1", "-5", APPROVER, "The daily budget must be a positive amount."),
         ("1", "200", APPROVER, "200.00 is the current daily budget; reject the proposal to keep it."),
-        ("1", "90", APPROVER, "The guardrails allow at most 100.00 (trimmed to the 50% largest step)."),
+        ("1", "90", APPROVER, "The guardrails allow at least 100.00 (trimmed to the 50% largest step)."),
         ("1", "150", VIEWER, "Only the configured approvers can change a proposal."),
     ],
 )

@@ -295,12 +295,12 @@ async def read_store(url: str) -> tuple[list[Any], list[Any], list[tuple[str, st
 
     from core.store import Store
     from core.store.tables import JobRunRow, ProposalRow
-    from core.store.store import Proposal
+    from core.store.store import proposal_of
 
     store = Store.connect(url)
     try:
         async with store.session() as s:
-            proposals = [Proposal.of(r) for r in await s.scalars(select(ProposalRow).order_by(ProposalRow.id))]
+            proposals = [proposal_of(r) for r in await s.scalars(select(ProposalRow).order_by(ProposalRow.id))]
             runs = [(r.job, r.slot, r.claimed_by) for r in await s.scalars(select(JobRunRow))]
         audit = list(reversed(await store.history(limit=100_000)))
         return proposals, audit, runs

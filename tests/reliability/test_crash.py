@@ -3,8 +3,8 @@
 The process is a real `budget-bot serve` on SQLite (the default store) and on PostgreSQL (the one
 replicas share). A failpoint (core/failpoints.py) freezes it at the named point and writes a
 marker file; the test waits for the marker, sends SIGKILL, and starts the same command again
-with BUDGET_BOT_RECONCILE_AFTER_SECONDS=0, so the start-up reconciliation finishes the proposal
-at once instead of after the default two minutes.
+with BUDGET_BOT_RECONCILE_AFTER_SECONDS=1, so the restarted process finishes the proposal as soon
+as the dead one's one-second lease lapses, instead of after the default five minutes.
 
 The proposal is the exact account's decrease of Loser DE (102): 200.00 → 160.00.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from core import failpoints
-from core.store.tables import APPLIED, APPLYING, APPROVED
+from core.proposals import ProposalState
 from tests.harness import APPROVER, Stack, running_stack
 from tests.reliability.support import (
     BotProcess,
@@ -37,9 +37,9 @@ APPLIED_TEXT = "Proposal #1 (Loser DE): Approved by <@U0APPROVER> and applied: d
 
 # What the store holds at the moment of the kill, and how many PATCHes PropellerAds has seen by then.
 AT_THE_KILL = {
-    failpoints.AFTER_APPROVAL: (APPROVED, 0),
-    failpoints.AFTER_PATCH: (APPLYING, 1),
-    failpoints.AFTER_VERIFY: (APPLYING, 1),
+    failpoints.AFTER_APPROVAL: (ProposalState.APPLYING, 0),  # approved and claimed in one transaction
+    failpoints.AFTER_PATCH: (ProposalState.APPLYING, 1),
+    failpoints.AFTER_VERIFY: (ProposalState.APPLYING, 1),
 }
 # How the restart finishes it: the audit's words for the "applied" entry.
 FINISHED_BY = {
@@ -70,7 +70,7 @@ def test_kill_9_mid_apply_then_restart_finishes_the_proposal_once(
             stack,
             database_url,
             BUDGET_BOT_CONFIG=str(write_rules(tmp_path / "rules.toml")),
-            BUDGET_BOT_RECONCILE_AFTER_SECONDS="0",
+            BUDGET_BOT_RECONCILE_AFTER_SECONDS="1",
         )
         bot = BotProcess(env, tmp_path / "bot.log")
         slack = stack.slack
@@ -112,12 +112,12 @@ def test_kill_9_mid_apply_then_restart_finishes_the_proposal_once(
 
     proposals, audit, _ = read_store_sync(database_url)
     [proposal] = [p for p in proposals if p.campaign_id == 102]
-    assert proposal.state == APPLIED
+    assert proposal.state == ProposalState.APPLIED
     assert proposal.detail == FINISHED_BY[point]
     assert proposal.decided_by == APPROVER
     # The audit log tells the story once: proposed, approved, applied.
     story = [(e.action, e.outcome, e.actor) for e in audit if e.proposal_id == proposal.id]
-    assert story == [("proposed", "pending", "budget-bot"), ("approved", APPROVED, APPROVER), ("applied", APPLIED, APPROVER)]
+    assert story == [("proposed", "pending", "budget-bot"), ("approved", ProposalState.APPROVED, APPROVER), ("applied", ProposalState.APPLIED, APPROVER)]
     assert secrets_seen == []
 
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"

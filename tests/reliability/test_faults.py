@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from core.policy import Guardrails
-from core.store.tables import APPLIED, FAILED, MANUAL_REVIEW
+from core.proposals import ProposalState
 from sandbox.adplatform import ManualClock, RateLimit
 from sandbox.slack import Message
 from tests.harness import APPROVER, Stack, running_stack
@@ -97,54 +97,56 @@ def set_switch(**switches: Any) -> Callable[[Stack], None]:
 
 APPROVE_CASES: dict[str, Case] = {
     "429, reset within the wait": Case(
-        short_rate_window, APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=6.0, floor=0.5, patches=2
+        short_rate_window, ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=6.0, floor=0.5, patches=2
     ),
     "429, reset past the wait": Case(
-        fail_patch(429), MANUAL_REVIEW,
+        fail_patch(429), ProposalState.MANUAL_REVIEW,
         re.escape(REVIEW) + r"the change did not go through: You exceeded the rate limit\.", FROM, ceiling=2.0, patches=1,
     ),
-    "500 once": Case(fail_patch(500), APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
-    "502 once": Case(fail_patch(502), APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
-    "503 once": Case(fail_patch(503), APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
+    "500 once": Case(fail_patch(500), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
+    "502 once": Case(fail_patch(502), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
+    "503 once": Case(fail_patch(503), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
     "500 although the write landed": Case(
-        fail_patch(500, after_effect=True), APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2
+        fail_patch(500, after_effect=True), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2
     ),
     "502 on every attempt": Case(
-        fail_patch(502, times=4), MANUAL_REVIEW,
+        fail_patch(502, times=4), ProposalState.MANUAL_REVIEW,
         re.escape(REVIEW) + r"the change did not go through: 502 Bad Gateway\.", FROM, ceiling=BACKOFF + 2, patches=4,
     ),
     "timeouts, the write lands before the verify": Case(
-        slow_writes(1.0), APPLIED, re.escape(APPLIED_TEXT), TO,
+        slow_writes(1.0), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO,
         ceiling=4 * SHORT_TIMEOUT + BACKOFF + 2, settings={"api_timeout_seconds": SHORT_TIMEOUT}, patches=4,
     ),
     "timeouts, the write lands after the verify": Case(
-        slow_writes(30.0), MANUAL_REVIEW,
-        re.escape(REVIEW) + r"PropellerAds did not confirm the change \(no answer within 0\.25 s\) and still shows "
-        r"200\.00; it may yet apply it\. Check the campaign before changing it again\.",
+        slow_writes(30.0), ProposalState.UNCONFIRMED,
+        re.escape(HEAD + "Approved by <@U0APPROVER>; not confirmed yet: ")
+        + r"PropellerAds did not confirm the change \(no answer within 0\.25 s\) and still shows 200\.00; "
+        r"it may yet apply it\. The campaign gets no new proposal, and the change counts against today's "
+        r"increase cap, until the bot sees whether it landed\.",
         TO, ceiling=4 * SHORT_TIMEOUT + BACKOFF + 2, settings={"api_timeout_seconds": SHORT_TIMEOUT}, patches=4,
     ),
     "connection refused": Case(
-        refuse_connections, MANUAL_REVIEW,
+        refuse_connections, ProposalState.MANUAL_REVIEW,
         re.escape(REVIEW) + r"could not read the campaign before writing: connection refused or host unreachable\.",
         FROM, ceiling=BACKOFF + 2,
     ),
-    "connection dropped once": Case(fail_patch(drop=True), APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
+    "connection dropped once": Case(fail_patch(drop=True), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3.0, patches=2),
     "malformed JSON on the read": Case(
-        set_switch(malformed={"campaign"}), MANUAL_REVIEW,
+        set_switch(malformed={"campaign"}), ProposalState.MANUAL_REVIEW,
         re.escape(REVIEW) + r"could not read the campaign before writing: the body is not JSON: .+", FROM, ceiling=2.0,
         patches=0,
     ),
     "malformed JSON answering the write": Case(
-        fail_patch(200, malformed=True), APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=2.0, patches=1
+        fail_patch(200, malformed=True), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=2.0, patches=1
     ),
     "403 on writes": Case(
-        set_switch(forbid_writes=True), FAILED,
+        set_switch(forbid_writes=True), ProposalState.FAILED,
         re.escape(HEAD + "Approved by <@U0APPROVER> but PropellerAds refused the write: insufficient permissions: "
                   "Access denied."),
         FROM, ceiling=2.0, patches=1, alert="Needs attention: ",
     ),
     "very slow answers (1.2 s each)": Case(
-        set_switch(latency=1.2), APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3 * 1.2 + 2, floor=3 * 1.2, patches=1
+        set_switch(latency=1.2), ProposalState.APPLIED, re.escape(APPLIED_TEXT), TO, ceiling=3 * 1.2 + 2, floor=3 * 1.2, patches=1
     ),
 }
 
@@ -184,6 +186,8 @@ def test_a_fault_during_an_approval(name: str, tmp_path: Path, figures: dict[str
             lambda m: m.ts == proposal.ts and m.via == "chat.update", since=mark, timeout=case.ceiling + 5
         )
         took = time.perf_counter() - started
+        if case.alert:  # announced after the outcome
+            slack.sync.wait_for_message(lambda m: m.via == "chat.postMessage" and m.text.startswith(case.alert), since=mark)
         stored = stack.on_bot(lambda: stack.runtime.store.get(1))
         alerts = [m.text for m in slack.log[mark:] if m.via == "chat.postMessage"]
         everything = [m.all_text for m in slack.log]

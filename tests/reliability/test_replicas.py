@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from bot.scheduler import CHECK, SUMMARY, check_slot
-from core.store.tables import APPLIED
+from core.proposals import ProposalState
 from sandbox.adplatform import Account, Campaign, SandboxConfig
 from tests.harness import APPROVER, Stack, running_stack
 from tests.reliability.support import (
@@ -174,7 +174,7 @@ async def test_two_replicas_200_rounds_of_simultaneous_approvals_write_once_each
     # --- one write per proposal --------------------------------------------------------------------
     patches = stack.sandbox.requests.entries("PATCH", "/adv/campaigns/")
     proposals, audit, runs = await read_store(postgres_url)
-    assert Counter(p.state for p in proposals) == Counter({APPLIED: ROUNDS}), Counter(p.detail for p in proposals)
+    assert Counter(p.state for p in proposals) == Counter({ProposalState.APPLIED: ROUNDS}), Counter(p.detail for p in proposals)
     per_campaign = Counter(int(p.path.rsplit("/", 1)[1]) for p in patches)
     assert per_campaign == Counter({FIRST_ID + i: 1 for i in range(ROUNDS)})
     assert all(p.status == 200 for p in patches)

@@ -42,7 +42,7 @@ def test_a_whole_run_leaks_no_secret(tmp_path: Path, figures: dict[str, Any]) ->
             stack,
             f"sqlite:///{database}",
             BUDGET_BOT_CONFIG=str(write_rules(tmp_path / "rules.toml")),
-            BUDGET_BOT_RECONCILE_AFTER_SECONDS="0",
+            BUDGET_BOT_RECONCILE_AFTER_SECONDS="1",
         )
         bot = BotProcess(env, tmp_path / "bot.log", verbose=True)
         try:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from core.store.tables import APPLIED, EXPIRED, PENDING, REJECTED
+from core.proposals import ProposalState
 from sandbox.adplatform import ManualClock
 from sandbox.slack import Message, payloads
 from tests.harness import APPROVER, VIEWER, Stack, running_stack
@@ -117,7 +117,7 @@ def test_forged_stale_and_unsigned_clicks_get_401_and_change_nothing(stack: Stac
     figures["refused with 401"] = sorted(answers)
     assert all(not TRACEBACK.search(text) for _, text in answers.values())
     assert stack.sandbox.requests.entries("PATCH") == []
-    assert proposal_state(stack) == PENDING
+    assert proposal_state(stack) == ProposalState.PENDING
     assert stack.slack.calls[calls_before:] == []
 
 
@@ -127,7 +127,7 @@ def test_a_replayed_click_writes_once_and_one_older_than_5_minutes_gets_401(stac
     captured = click_on(stack, message, "proposal_approve", timestamp=int(time.time()) - 290)
     assert send(stack, captured.body, captured.headers)[0] == 200
     stack.slack.sync.wait_for_call("chat.update", lambda c: c.args.get("ts") == message.ts)
-    assert proposal_state(stack) == APPLIED
+    assert proposal_state(stack) == ProposalState.APPLIED
 
     # The same bytes again, twice: accepted, and answered privately; nothing more is written.
     for _ in range(2):
@@ -142,7 +142,7 @@ def test_a_replayed_click_writes_once_and_one_older_than_5_minutes_gets_401(stac
         assert send(stack, old.body, old.headers)[0] == 401
     patches = stack.sandbox.requests.entries("PATCH")
     assert [(p.path, p.body) for p in patches] == [("/v5/adv/campaigns/102", {"limit_daily_amount": 160.0})]
-    assert proposal_state(stack) == APPLIED
+    assert proposal_state(stack) == ProposalState.APPLIED
     assert len(stack.slack.calls_to("chat.update")) == 1
 
 
@@ -193,8 +193,8 @@ def test_clicks_on_unknown_expired_or_decided_proposals_get_a_polite_private_ans
     assert_private(reply, "This proposal expired; the next check will propose again if it still applies.")
 
     assert stack.sandbox.requests.entries("PATCH") == []
-    assert proposal_state(stack, 1) == EXPIRED
-    assert proposal_state(stack, 2) == REJECTED
+    assert proposal_state(stack, 1) == ProposalState.EXPIRED
+    assert proposal_state(stack, 2) == ProposalState.REJECTED
 
 
 # --- anything at all in /budget --------------------------------------------------------------------------
