@@ -138,3 +138,33 @@ def test_the_daily_increase_cap_is_met_to_the_cent() -> None:
     assert apply_guardrails(candidate("200.00", "240.00"), Guardrails(), b) == Refusal(
         42, "r", "the 1,000.00 daily cap on increases is used up"
     )
+
+
+# --- the step limit wins over the minimum and maximum daily budget -------------------------------------
+
+ROOMY = dict(balance=Decimal("1000000"), total_daily_budget=Decimal(0), increased_today=Decimal(0), low_balance_days=Decimal(3))
+
+
+@pytest.mark.parametrize(
+    ("start", "wanted", "allowed", "note"),
+    [
+        # Below the 10.00 minimum: raised toward it, no further than one 50% step.
+        ("5.00", "6.00", "7.50", "raised toward the 10.00 minimum daily budget as far as one step allows"),
+        ("8.00", "9.00", "10.00", "raised to the 10.00 minimum daily budget"),
+        # Above the 10,000.00 maximum: lowered toward it, no further than one step.
+        ("30000.00", "24000.00", "15000.00", "lowered toward the 10,000.00 maximum daily budget as far as one step allows"),
+        ("12000.00", "11000.00", "10000.00", "capped at the 10,000.00 maximum daily budget"),
+    ],
+)
+def test_the_step_limit_wins_over_the_minimum_and_maximum(start: str, wanted: str, allowed: str, note: str) -> None:
+    guarded = apply_guardrails(candidate(start, wanted), Guardrails(), GuardrailBudget(**ROOMY))
+    assert not isinstance(guarded, Refusal)
+    assert guarded.to_amount == Decimal(allowed)
+    assert note in guarded.notes
+    assert abs(guarded.to_amount - guarded.from_amount) <= guarded.from_amount * Decimal("0.5")
+
+
+@pytest.mark.parametrize(("start", "wanted"), [("5.00", "4.00"), ("30000.00", "36000.00")])
+def test_a_change_away_from_the_allowed_range_is_refused(start: str, wanted: str) -> None:
+    refused = apply_guardrails(candidate(start, wanted), Guardrails(), GuardrailBudget(**ROOMY))
+    assert isinstance(refused, Refusal) and refused.reason == "the guardrails leave no change to make"
