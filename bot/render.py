@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 from core.alerts import AlertChange, ChangeKind
 from core.errors import PropellerAdsError
 from core.health import HealthReport
-from core.money import fmt_money, fmt_percent
+from core.money import fmt_days, fmt_money, fmt_percent
 from core.proposals import BOT_ACTOR, OUTCOME_OF, AuditEntry, Decision, Outcome, Proposal, ProposalState
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
 
@@ -91,7 +91,7 @@ _HALF_MARKUP = re.compile(r"(&(amp|am|a|lt|l|gt|g)?|<@[A-Z0-9]*)$")
 
 
 def _days(value: Decimal | None) -> str:
-    return "no spend" if value is None else f"{value} days"
+    return fmt_days(value)
 
 
 def _pct(share: Decimal | None) -> str:

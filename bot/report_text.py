@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.health import HealthReport
-from core.money import cents, fmt_money
+from core.money import cents, fmt_days, fmt_money
 
 
 def report_json(report: HealthReport) -> dict[str, Any]:
@@ -98,4 +98,4 @@ def print_report(report: HealthReport, console: Console) -> None:
 
 
 def _days(value: Decimal | None) -> str:
-    return "no spend in the window" if value is None else f"{value} days"
+    return fmt_days(value, none="no spend in the window")

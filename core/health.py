@@ -11,7 +11,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from core.models import Campaign, CampaignStats
-from core.money import cents, fmt_money, fmt_percent
+from core.money import cents, cpa, fmt_money, fmt_percent
 
 
 class HealthThresholds(BaseModel):
@@ -72,7 +72,9 @@ class CampaignPerformance:
 
     @property
     def cpa(self) -> Decimal | None:
-        return cents(self.spent / self.conversions) if self.conversions else None
+        """Rounded to cents, as the proposal shows it."""
+        exact = cpa(self.spent, self.conversions)
+        return None if exact is None else cents(exact)
 
     @property
     def average_daily_spend(self) -> Decimal:

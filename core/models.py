@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.money import Money
+from core.money import Money, cpa
 
 
 class CampaignStatus(IntEnum):
@@ -112,9 +112,7 @@ class CampaignStats(BaseModel):
 
     @property
     def cpa(self) -> Decimal | None:
-        if self.conversions <= 0:
-            return None
-        return self.spent / self.conversions
+        return cpa(self.spent, self.conversions)
 
 
 def sum_by_campaign(rows: list[StatisticsRow]) -> dict[int, CampaignStats]:

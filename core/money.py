@@ -47,6 +47,16 @@ def fmt_money(value: Decimal | None) -> str:
     return f"{cents(value):,.2f}"
 
 
+def cpa(spent: Decimal, conversions: int) -> Decimal | None:
+    """Cost per acquisition, exact (round it only to show it); None without a conversion."""
+    return spent / conversions if conversions > 0 else None
+
+
+def fmt_days(days: Decimal | None, *, none: str = "no spend") -> str:
+    """A count of days as the bot writes it everywhere: "12.5 days", or what None means here."""
+    return none if days is None else f"{days} days"
+
+
 def fmt_percent(share: Decimal) -> str:
     """A share as a whole percentage: Decimal("0.125") → "12%" (half to even, as Decimal rounds)."""
     return f"{(share * 100).quantize(Decimal('1'))}%"

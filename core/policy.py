@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from core.health import CampaignPerformance
 from core.money import CENT, Money, cents, fmt_money, fmt_percent
+from core.money import cpa as cpa_of
 
 
 class Rule(BaseModel):
@@ -100,7 +101,7 @@ def evaluate(rule: Rule, perf: CampaignPerformance) -> Candidate | None:
     if budget is None or budget <= 0:
         return None  # without a daily limit there is nothing to adjust
     # Compare the exact CPA: rounding it to cents first moved campaigns across the tolerance lines.
-    cpa = perf.spent / perf.conversions if perf.conversions else None
+    cpa = cpa_of(perf.spent, perf.conversions)
     use = perf.budget_use
     evidence = Evidence(perf.window_days, perf.spent, perf.conversions, perf.cpa, rule.target_cpa, use)
     step = rule.step_percent / 100

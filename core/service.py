@@ -71,8 +71,7 @@ class CampaignStatusReport:
 
     @property
     def window_cpa(self) -> Decimal | None:
-        s = self.window
-        return cents(s.spent / s.conversions) if s.conversions else None
+        return self.window.cpa
 
     @property
     def pacing(self) -> Decimal | None:
