@@ -89,11 +89,10 @@ class Notifier:
         """Rewrites a proposal's channel message to show how it ended; False when it has none or Slack failed."""
         if not proposal.channel or not proposal.message_ts:
             return False
-        if not await self._redraw(proposal, render.proposal_outcome(proposal, decision)):
-            return False
+        redrawn = await self._redraw(proposal, render.proposal_outcome(proposal, decision))
         if decision is None or decision.recorded:
-            await self.service.shown(proposal)
-        return True
+            await self.service.shown(proposal, redrawn=redrawn)
+        return redrawn
 
     async def show_pending(self, proposal: Proposal) -> None:
         """Redraws a still-pending proposal (after an edit of its amount)."""

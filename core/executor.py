@@ -31,6 +31,7 @@ from core.policy import Candidate, Direction, Evidence, GuardrailBudget, Guardra
 from core.propellerads import PropellerAdsClient
 from core.proposals import (
     BOT_ACTOR,
+    TELLING_HOLD,
     FINISHED_BY,
     IN_FLIGHT,
     OUTCOME_OF,
@@ -128,7 +129,7 @@ class Executor:
                     ended, detail = ProposalState.STALE, await self._refusal(uow, current, fresh, now)
                 if detail is not None:
                     done = uow.move(row, ended, now, approval, self._audit(current, now, ended, detail, user),
-                                    detail=detail, **decided)
+                                    detail=detail, telling_until=now + TELLING_HOLD, **decided)
                     return Decision(OUTCOME_OF[ended], done, user, detail,
                                     api_words=fresh.error.detail if fresh.error is not None else None)
                 claimed = uow.move(row, APPLYING, now, approval, lease_owner=self.owner,
@@ -153,6 +154,7 @@ class Executor:
             decided_by=user,
             decided_at=now,
             detail="rejected",
+            telling_until=now + TELLING_HOLD,
             audit=AuditEntry.of(proposal, now, user, AuditAction.REJECTED, outcome=ProposalState.REJECTED),
         )
         if rejected is None:
@@ -361,6 +363,8 @@ class Executor:
                 lease_owner=self.owner,
                 detail=detail,
                 lease_until=now,
+                # Whoever made the decision redraws its message; a check does only if that never happens.
+                telling_until=now + TELLING_HOLD,
                 audit=self._audit(proposal, now, state, detail, actor),
             )
             final = done or await self.store.get(proposal.id)

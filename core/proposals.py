@@ -16,13 +16,16 @@ A proposal moves through these states (the store maps them; the renderer words t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 BOT_ACTOR = "budget-bot"
 """The actor of what the bot did on its own."""
+
+TELLING_HOLD = timedelta(minutes=2)
+"""How long the process that posts or redraws a proposal's message (or an alert) has before another may."""
 
 
 class ProposalState(str, Enum):

@@ -63,7 +63,9 @@ def test_a_whole_run_leaks_no_secret(tmp_path: Path, figures: dict[str, Any]) ->
             command("check", until="Health check done")
             posted = {m.text.split(":")[0]: m for m in slack.messages() if m.text.startswith("Proposal #")}
             slack.sync.click(posted["Proposal #2"].ts, "proposal_reject", user_id=APPROVER)
+            mark = slack.mark()
             slack.sync.click(posted["Proposal #1"].ts, "proposal_approve", user_id=VIEWER)  # not allowed
+            slack.sync.wait_for_message(lambda m: m.via == "response_url" and m.visible_to == VIEWER, since=mark)
             slack.sync.open_home(APPROVER)
             slack.sync.wait_for_call("views.publish")
 

@@ -1,0 +1,146 @@
+"""The health check: alerts from the account's condition, proposals from the rules, and telling the channel of alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+
+from core import alerts as alert_rules
+from core.alerts import AlertChange, ChangeKind, Condition
+from core.errors import AuthenticationError, PermissionDeniedError, PropellerAdsError
+from core.health import AccountSnapshot, CampaignPerformance, HealthReport, analyze
+from core.models import CampaignStats, sum_by_campaign
+from core.policy import (
+    Candidate,
+    GuardrailBudget,
+    Refusal,
+    apply_guardrails,
+    evaluate,
+    rule_for,
+)
+from core.proposals import TELLING_HOLD
+from core.snapshot import trailing_window
+from core.store.store import Alert
+from core.service.values import CheckResult
+from core.service.reads import ServiceParts
+
+
+
+class HealthChecks(ServiceParts):
+    """Runs the health check and keeps the alerts; the guardrails' budget for a pass over the account."""
+
+    async def run_check(self) -> CheckResult:
+        """Reads the account afresh, updates alerts, and turns rule verdicts into proposals."""
+        result = CheckResult()
+        now = self.clock()
+        result.expired = await self.store.expire_due(now)
+        result.reconciled = await self.reconcile_quietly()
+        try:
+            snap = await self.snapshot(fresh=True)
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            result.error = exc
+            async with self._alerts_lock:
+                previous = await self.store.alerts()
+                result.alerts = await self._update_alerts(previous, [alert_rules.token_refused(exc.detail)], judged=[])
+            return result
+        except PropellerAdsError as exc:
+            result.error = exc
+            return result
+        report = analyze(snap, self.config.thresholds)
+        result.report = report
+        conditions = alert_rules.conditions_of(report, self.config.thresholds.low_balance_days)
+        async with self._alerts_lock:
+            previous = await self.store.alerts()
+            judged = [k for k in previous if k != alert_rules.WRITE_DENIED]
+            result.alerts = await self._update_alerts(previous, conditions, judged=judged)
+
+        candidates, result.refused = await self._candidates(snap, report, now)
+        saved = await self.store.save_candidates(candidates, now=now, ttl=self.config.proposal_ttl)
+        result.created, result.superseded, result.kept = saved.created, saved.superseded, saved.kept
+        return result
+
+    async def _update_alerts(
+        self, previous: Mapping[str, Alert], conditions: list[Condition], *, judged: Iterable[str]
+    ) -> list[AlertChange]:
+        """Stores the conditions and returns the changes to announce: only those this process wrote first."""
+        now = self.clock()
+        changes = {c.key: c for c in alert_rules.diff(previous, conditions, judged=judged)}
+        holding = [(c.key, c.severity, c.summary, True) for c in conditions]
+        cleared = [(c.key, c.severity, c.summary, False) for c in changes.values() if c.kind is ChangeKind.RESOLVED]
+        written: set[str] = set()
+        for key, severity, summary, active in holding + cleared:
+            stored = await self.store.put_alert(
+                key, severity=severity, active=active, summary=summary, now=now, expected=previous.get(key)
+            )
+            if stored:
+                written.add(key)
+        return [change for key, change in changes.items() if key in written]
+
+    async def _candidates(
+        self, snap: AccountSnapshot, report: HealthReport, now: datetime
+    ) -> tuple[list[Candidate], list[Refusal]]:
+        if not self.config.rules:
+            return [], []
+        performance = {p.id: p for p in report.performance}
+        windows = {r.window_days for r in self.config.rules} - {snap.window_days}
+        by_window = {snap.window_days: performance}
+        for days in sorted(windows):
+            by_window[days] = await self._performance_over(snap, days, now)
+        budget = await self._guardrail_budget(report, now)
+        accepted: list[Candidate] = []
+        refused: list[Refusal] = []
+        # Decreases first: they free room that increases may then use.
+        verdicts = []
+        for campaign in report.active_campaigns:
+            rule = rule_for(list(self.config.rules), campaign.id)
+            perf = by_window.get(rule.window_days, {}).get(campaign.id) if rule else None
+            candidate = evaluate(rule, perf) if rule and perf else None
+            if candidate:
+                verdicts.append(candidate)
+        verdicts.sort(key=lambda c: (c.to_amount > c.from_amount, c.campaign_id))
+        for candidate in verdicts:
+            guarded = apply_guardrails(candidate, self.config.guardrails, budget)
+            (refused if isinstance(guarded, Refusal) else accepted).append(guarded)
+        return accepted, refused
+
+    async def _performance_over(self, snap: AccountSnapshot, days: int, now: datetime) -> dict[int, CampaignPerformance]:
+        window_from, window_to = trailing_window(now.date(), days)
+        stats = sum_by_campaign(await self.api.statistics(window_from, window_to, group_by=("campaign_id",)))
+        result = {}
+        for c in snap.campaigns:
+            s = stats.get(c.id) or CampaignStats(campaign_id=c.id)
+            result[c.id] = CampaignPerformance(
+                c.id, c.name, c.status, c.daily_budget, s.spent, s.conversions, s.impressions, days
+            )
+        return result
+
+
+    async def tell_alerts(self, post: Callable[[AlertChange], Awaitable[bool]], order: Sequence[str] = ()) -> None:
+        """Announces every alert change the channel has not heard, once across replicas; a failed post is retried later.
+
+        `order` lists keys in the order a check found them (the worst campaigns first); the rest follow,
+        the account's before the campaigns'.
+        """
+        now = self.clock()
+        rank = {key: i for i, key in enumerate(order)}
+        for alert in sorted((await self.store.alerts()).values(), key=lambda a: (rank.get(a.key, len(rank)), ":" in a.key, a.key)):
+            if not alert_rules.untold(alert):
+                continue
+            claimed = await self.store.claim_alert_telling(alert.key, now, now + TELLING_HOLD)
+            if claimed is None:
+                continue  # another process is announcing it
+            told: tuple[int, bool] | None = None
+            try:
+                change = alert_rules.to_tell(claimed)
+                if change is None or await post(change):
+                    told = (claimed.severity, claimed.active)
+            finally:
+                await self.store.alert_told(claimed.key, told)
+
+    async def _guardrail_budget(self, report: HealthReport, now: datetime) -> GuardrailBudget:
+        return GuardrailBudget(
+            balance=report.balance,
+            total_daily_budget=report.total_daily_budget,
+            increased_today=await self.store.increased_since(self.day_start(now)),
+            low_balance_days=self.config.thresholds.low_balance_days,
+        )

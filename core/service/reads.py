@@ -1,0 +1,138 @@
+"""Reading the account: shared, cached reads of PropellerAds, the health report, one campaign's status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from core.errors import PropellerAdsError
+from core.executor import Executor
+from core.health import AccountSnapshot, HealthReport, analyze
+from core.models import Campaign, CampaignStats, StatisticsRow, sum_by_campaign
+from core.propellerads import PropellerAdsClient
+from core.snapshot import read_snapshot
+from core.store import Store
+from core.service.values import CampaignLookup, CampaignStatusReport, ServiceConfig
+
+
+MAX_PICK_LIST = 10
+T = TypeVar("T")
+
+
+def campaign_id_in(text: str) -> int | None:
+    """A campaign ID written as ASCII digits; None for anything else ("²" is a digit to str.isdigit, not to int)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+class SharedReads:
+    """Values read from the ad platform, kept for a while and fetched by one caller at a time."""
+
+    def __init__(self, ttl: timedelta) -> None:
+        self.ttl = ttl.total_seconds()
+        self._values: dict[str, tuple[Any, float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, key: str, fetch: Callable[[], Awaitable[T]], *, fresh: bool = False) -> T:
+        async with self._lock:
+            kept = self._values.get(key)
+            if kept and not fresh and time.monotonic() - kept[1] < self.ttl:
+                return kept[0]
+            value = await fetch()
+            self._values[key] = (value, time.monotonic())
+            return value
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+class ServiceParts:
+    """What every part of the service shares; `BudgetService` sets it up and joins the parts."""
+
+    api: PropellerAdsClient
+    store: Store
+    config: ServiceConfig
+    clock: Callable[[], datetime]
+    day_start: Callable[[datetime], datetime]
+    executor: Executor
+    _reads: SharedReads
+    _alerts_lock: asyncio.Lock
+
+
+class AccountReads(ServiceParts):
+    """The account as the service sees it: the snapshot, the health report, campaign lookups and status."""
+
+    async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
+        async def read() -> AccountSnapshot:
+            now = self.clock()
+            return await read_snapshot(self.api, today=now.date(), window_days=self.config.thresholds.window_days, now=now)
+
+        return await self._reads.get("snapshot", read, fresh=fresh)
+
+    async def health(self, *, fresh: bool = False) -> HealthReport:
+        return analyze(await self.snapshot(fresh=fresh), self.config.thresholds)
+
+    def forget_reads(self) -> None:
+        """Drops cached reads, after a write changed the account."""
+        self._reads.clear()
+
+    async def find_campaign(self, query: str) -> CampaignLookup:
+        """By ID, or by a part of the name (case-insensitive); one match comes with its status."""
+        query = query.strip()
+        campaign_id = campaign_id_in(query)
+        if campaign_id is not None:
+            try:
+                matches = [await self.api.campaign(campaign_id)]
+            except PropellerAdsError as exc:
+                if exc.status == 404:
+                    matches = []
+                else:
+                    raise
+        else:
+            needle = query.casefold()
+            campaigns = await self._all_campaigns()
+            matches = [c for c in campaigns if needle in c.name.casefold()]
+            current = [c for c in matches if not c.is_archived]
+            matches = sorted(current or matches, key=lambda c: (not c.is_working, c.name, c.id))
+        if len(matches) != 1:
+            return CampaignLookup(query, matches[:MAX_PICK_LIST] if matches else [])
+        return CampaignLookup(query, matches, await self._status_of(matches[0]))
+
+    async def _all_campaigns(self) -> list[Campaign]:
+        return await self._reads.get("campaigns", self.api.campaigns)
+
+    async def _recent_days(self) -> list[StatisticsRow]:
+        """Yesterday's and today's statistics of every campaign: one grouped call shared by all lookups."""
+
+        async def read() -> list[StatisticsRow]:
+            today = self.clock().date()
+            return await self.api.statistics(today - timedelta(days=1), today, group_by=("campaign_id", "date_time"))
+
+        return await self._reads.get("recent_days", read)
+
+    async def _status_of(self, campaign: Campaign) -> CampaignStatusReport:
+        # The window's figures come from the shared snapshot, the last two days from one shared read:
+        # looking up campaigns one after another costs no statistics call per campaign.
+        snap = await self.snapshot()
+        rows = [r for r in await self._recent_days() if r.campaign_id == campaign.id]
+        now = self.clock()
+        today = now.date()
+
+        def on(day: date) -> CampaignStats:
+            return sum_by_campaign([r for r in rows if r.day == day]).get(campaign.id) or CampaignStats(
+                campaign_id=campaign.id
+            )
+
+        seconds = Decimal(now.hour * 3600 + now.minute * 60 + now.second)
+        return CampaignStatusReport(
+            campaign=campaign,
+            today=on(today),
+            yesterday=on(today - timedelta(days=1)),
+            window=snap.stats.get(campaign.id) or CampaignStats(campaign_id=campaign.id),
+            window_days=snap.window_days,
+            day_elapsed=seconds / Decimal(86400),
+        )

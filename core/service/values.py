@@ -1,0 +1,81 @@
+"""What the service layer takes and gives: its configuration and the results of its calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from core.alerts import AlertChange
+from core.errors import PropellerAdsError
+from core.health import HealthReport, HealthThresholds
+from core.models import Campaign, CampaignStats
+from core.policy import (
+    Guardrails,
+    Refusal,
+    Rule,
+)
+from core.proposals import Decision, Proposal
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    thresholds: HealthThresholds = field(default_factory=HealthThresholds)
+    guardrails: Guardrails = field(default_factory=Guardrails)
+    rules: tuple[Rule, ...] = ()
+    approvers: frozenset[str] = frozenset()
+    proposal_ttl: timedelta = timedelta(hours=24)
+    snapshot_ttl: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class CampaignStatusReport:
+    """One campaign now: its state, limit, spend by period, conversions, CPA and today's pacing."""
+
+    campaign: Campaign
+    today: CampaignStats
+    yesterday: CampaignStats
+    window: CampaignStats
+    """The health check's window of whole days before today."""
+    window_days: int
+    day_elapsed: Decimal
+    """Share of today (UTC) already gone, 0..1."""
+
+    @property
+    def window_cpa(self) -> Decimal | None:
+        return self.window.cpa
+
+    @property
+    def pacing(self) -> Decimal | None:
+        """Today's spend against an even spread of the daily budget: 1 = on pace."""
+        budget = self.campaign.daily_budget
+        if not budget or self.day_elapsed <= 0:
+            return None
+        return self.today.spent / (budget * self.day_elapsed)
+
+
+@dataclass(frozen=True)
+class CampaignLookup:
+    query: str
+    matches: list[Campaign]
+    status: CampaignStatusReport | None = None
+
+
+@dataclass
+class CheckResult:
+    report: HealthReport | None = None
+    error: PropellerAdsError | None = None
+    alerts: list[AlertChange] = field(default_factory=list)
+    created: list[Proposal] = field(default_factory=list)
+    superseded: list[Proposal] = field(default_factory=list)
+    kept: list[Proposal] = field(default_factory=list)
+    expired: list[Proposal] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    reconciled: list[tuple[Decision, list[AlertChange]]] = field(default_factory=list)
+    """Proposals a stopped process had left mid-apply, finished by this check."""
+
+
+@dataclass(frozen=True)
+class EditResult:
+    proposal: Proposal | None
+    error: str | None = None

@@ -1,0 +1,78 @@
+"""The store's database: connecting by URL (SQLite by default, PostgreSQL), migrating, sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+D = TypeVar("D", bound="Database")
+
+
+def normalize_url(url: str) -> str:
+    """Accepts the URLs people write and picks the async driver the store runs on."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    return url
+
+
+class Database:
+    """The connection: SQLite by default, PostgreSQL by URL; each operation of the store is one short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls: type[D], url: str) -> D:
+        url = normalize_url(url)
+        if url.startswith("sqlite"):
+            _ensure_parent_dir(url)
+            engine = create_async_engine(url, connect_args={"timeout": 30})
+            _serialize_sqlite_writes(engine)
+        else:
+            engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return cls(engine)
+
+    async def migrate(self) -> None:
+        from core.store.migrate import upgrade
+
+        await upgrade(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def session(self) -> AsyncSession:
+        return self._sessions()
+
+    async def count(self, table: type[Any]) -> int:
+        async with self.session() as s:
+            return int(await s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _ensure_parent_dir(url: str) -> None:
+    path = url.split(":///", 1)[-1] if ":///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _serialize_sqlite_writes(engine: AsyncEngine) -> None:
+    """SQLite allows one writer; BEGIN IMMEDIATE makes concurrent transactions queue instead of failing."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
