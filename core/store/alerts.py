@@ -64,17 +64,8 @@ class AlertRecords(Database):
 
     async def claim_alert_telling(self, key: str, now: datetime, until: datetime) -> Alert | None:
         """The right to announce this alert's change until `until`; None when another process holds it."""
-        async with self.session() as s, s.begin():
-            result = await s.execute(
-                update(AlertRow)
-                .where(AlertRow.key == key, (AlertRow.telling_until.is_(None)) | (AlertRow.telling_until <= now))
-                .values(telling_until=until)
-            )
-            if result.rowcount != 1:
-                return None
-            row = await s.get(AlertRow, key, populate_existing=True)
-            assert row is not None
-            return _alert(row)
+        row = await self.claim_telling_of(AlertRow, key, now, until)
+        return None if row is None else _alert(row)
 
     async def alert_told(self, key: str, told: tuple[int, bool] | None) -> None:
         """Records what the channel heard (severity, holding) and releases the claim; None: nothing got through."""
