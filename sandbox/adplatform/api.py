@@ -88,7 +88,8 @@ async def list_campaigns(request: web.Request) -> web.Response:
     errors: dict[str, list[str]] = {}
     # limit/offset are ignored, as on the live API.
     page = _positive_int(params, "page", 1, errors)
-    page_size = _positive_int(params, "page_size", DEFAULT_PAGE_SIZE, errors)
+    # Public clients ask 1000 a page; how much more the live API grants is not recorded.
+    page_size = min(_positive_int(params, "page_size", DEFAULT_PAGE_SIZE, errors), sandbox.config.max_page_size)
     statuses: set[int] = set()
     for value in params.get("status", []):
         if not value.isdigit() or int(value) not in STATUSES:

@@ -164,6 +164,20 @@ def test_page_size_one_gives_as_many_pages_as_campaigns(launch: Launch) -> None:
     assert body["meta"] == {"total_items": 12, "total_pages": 12, "page_size": 1, "page": 1}
 
 
+@pytest.mark.parametrize(("largest", "asked", "granted", "pages"), [(1000, 5000, 1000, 3), (1000, 1000, 1000, 3), (100, 1000, 100, 26)])
+def test_a_page_size_beyond_the_largest_is_granted_the_largest(
+    launch: Launch, relaxed: Callable[..., SandboxConfig], largest: int, asked: int, granted: int, pages: int
+) -> None:
+    running = launch(Account(campaigns=many_campaigns(2501)), config=relaxed(max_page_size=largest))
+
+    body = running.api.get("/adv/campaigns", params={"page_size": asked}).json()
+    last = running.api.get("/adv/campaigns", params={"page_size": asked, "page": pages}).json()
+
+    assert len(body["result"]) == granted
+    assert body["meta"] == {"total_items": 2501, "total_pages": pages, "page_size": granted, "page": 1}
+    assert len(last["result"]) == 2501 - granted * (pages - 1)
+
+
 def test_campaign_list_filters_by_status_and_archived(launch: Launch) -> None:
     campaigns = many_campaigns(20) + [Campaign(id=5000, status=STOPPED), Campaign(id=5001, status=COMPLETED)]
     running = launch(Account(campaigns=campaigns))
