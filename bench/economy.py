@@ -24,7 +24,7 @@ STATS_LIMIT = DEFAULT_RATE_LIMITS["statistics"]
 METHOD = f"""\
 For each size a fresh sandbox account is seeded (seed {SEED}; 60% of the campaigns working) and served with the
 live rate limits, statistics at 2 calls a minute. One health check is what the bot does for `/budget status`
-and every scheduled check: balance, the pages of working campaigns (100 a page) and statistics grouped by
+and every scheduled check: balance, the pages of working campaigns (1000 a page asked) and statistics grouped by
 campaign over the last {WINDOW_DAYS} whole days, read concurrently, then the analysis. Calls are the client's own
 count; wall time is real time, waits for a rate-limit window included.
 

@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.adday import DEFAULT_AD_TIMEZONE, AdDay
 from core.health import HealthThresholds
 from core.policy import Guardrails, Rule
 from core.propellerads import LIVE_BASE_URL
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
 
     propellerads_api_token: SecretStr = Field(validation_alias=_env("PROPELLERADS_API_TOKEN"))
     propellerads_base_url: str = Field(LIVE_BASE_URL, validation_alias=_env("PROPELLERADS_BASE_URL"))
+    propellerads_timezone: str = Field(DEFAULT_AD_TIMEZONE, validation_alias=_env("PROPELLERADS_TIMEZONE"))
+    """Where the ad account's day begins and ends: a UTC offset or an IANA time zone."""
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
@@ -88,6 +91,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
+    @field_validator("propellerads_timezone")
+    @classmethod
+    def _ad_day(cls, value: str) -> str:
+        AdDay.parse(value)
+        return value.strip()
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -118,6 +127,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def ad_day(self) -> AdDay:
+        return AdDay.parse(self.propellerads_timezone)
 
     @property
     def alerts_to(self) -> str | None:

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime, time as dtime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ import httpx
 import pydantic
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from core.adday import UTC_DAY, AdDay
 from core.errors import (
     AuthenticationError,
     MalformedResponseError,
@@ -37,8 +38,14 @@ log = logging.getLogger(__name__)
 
 LIVE_BASE_URL = "https://ssp-api.propellerads.com/v5"
 STATS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-# The API refuses `tz` on ranges longer than a week (recorded: 7-day span accepted, 30 refused).
+# The API refuses `tz` on ranges longer than a week (recorded: day_to 7 days after day_from
+# accepted, 30 days refused).
 MAX_TZ_SPAN_DAYS = 7
+# Public clients ask this much; the largest size the API grants is not recorded.
+CAMPAIGN_PAGE_SIZE = 1000
+# Rows of these groupings can be told apart by the fields StatisticsRow keeps, so rows of one
+# campaign (and day) read in different chunks can be added up.
+MERGEABLE_GROUPINGS = frozenset({"campaign_id", "date_time"})
 # Long campaign filters go in a POST body rather than an overlong query string.
 MAX_QUERY_CAMPAIGN_IDS = 50
 
@@ -115,9 +122,12 @@ class PropellerAdsClient:
         *,
         statuses: Iterable[int] | None = None,
         archived: bool | None = None,
-        page_size: int = 100,
+        page_size: int = CAMPAIGN_PAGE_SIZE,
     ) -> list[Campaign]:
-        """Every campaign, page after page (the API ignores limit/offset)."""
+        """Every campaign, page after page (the API ignores limit/offset).
+
+        The pages announced by `meta.total_pages` are followed whatever size the server grants.
+        """
         params: dict[str, Any] = {"page_size": page_size}
         if statuses:
             params["status[]"] = list(statuses)
@@ -144,17 +154,29 @@ class PropellerAdsClient:
         *,
         group_by: Iterable[str] = ("campaign_id",),
         campaign_ids: Iterable[int] | None = None,
-        tz: str = "+0000",
+        ad_day: AdDay = UTC_DAY,
     ) -> list[StatisticsRow]:
-        """Statistics rows for whole days day_from..day_to, every page, in one grouped query."""
+        """Statistics rows for the ad days day_from..day_to, every page, grouped.
+
+        Every query carries `tz`, so days are cut where the ad account cuts them; the API takes `tz`
+        only on a week at most, so a longer range is read a week at a time and the rows merged.
+        """
+        group_by = tuple(group_by)
         ids = sorted({int(i) for i in campaign_ids}) if campaign_ids is not None else []
+        rows: list[StatisticsRow] = []
+        for chunk_from, chunk_to, tz in tz_chunks(day_from, day_to, ad_day):
+            rows.extend(await self._statistics_pages(chunk_from, chunk_to, tz, group_by, ids))
+        return merge_rows(rows, group_by)
+
+    async def _statistics_pages(
+        self, day_from: date, day_to: date, tz: str, group_by: tuple[str, ...], ids: list[int]
+    ) -> list[StatisticsRow]:
         query: dict[str, Any] = {
             "day_from": datetime.combine(day_from, dtime.min).strftime(STATS_TIME_FORMAT),
             "day_to": datetime.combine(day_to, dtime(23, 59, 59)).strftime(STATS_TIME_FORMAT),
             "group_by[]": list(group_by),
+            "tz": tz,
         }
-        if (day_to - day_from).days <= MAX_TZ_SPAN_DAYS:
-            query["tz"] = tz
         if ids:
             query["campaign_id[]"] = ids
         use_post = len(ids) > MAX_QUERY_CAMPAIGN_IDS
@@ -305,6 +327,44 @@ class PropellerAdsClient:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "body"
             raise MalformedResponseError(endpoint, f"unexpected answer at {where}: {first.get('msg')}") from None
+
+
+def tz_chunks(day_from: date, day_to: date, ad_day: AdDay) -> list[tuple[date, date, str]]:
+    """Splits a range of ad days into queries that may carry `tz`: a week at most, one offset each.
+
+    An IANA zone changes offset with daylight saving; a chunk never spans the change.
+    """
+    if day_to < day_from:
+        raise ValueError(f"day_to {day_to} is before day_from {day_from}")
+    chunks: list[tuple[date, date, str]] = []
+    start = day_from
+    while start <= day_to:
+        tz = ad_day.api_tz(start)
+        end = start
+        while end < day_to and (end - start).days < MAX_TZ_SPAN_DAYS and ad_day.api_tz(end + timedelta(days=1)) == tz:
+            end += timedelta(days=1)
+        chunks.append((start, end, tz))
+        start = end + timedelta(days=1)
+    return chunks
+
+
+def merge_rows(rows: list[StatisticsRow], group_by: tuple[str, ...]) -> list[StatisticsRow]:
+    """One row per campaign (and day) out of rows read in several chunks: counts added, the latest name kept."""
+    if not set(group_by) <= MERGEABLE_GROUPINGS:
+        return rows
+    merged: dict[tuple[int | None, date | None], StatisticsRow] = {}
+    for row in rows:
+        key = (row.campaign_id, row.day)
+        seen = merged.get(key)
+        merged[key] = row if seen is None else row.model_copy(
+            update={
+                "spent": seen.spent + row.spent,
+                "impressions": seen.impressions + row.impressions,
+                "clicks": seen.clicks + row.clicks,
+                "conversions": seen.conversions + row.conversions,
+            }
+        )
+    return list(merged.values())
 
 
 def _route(path: str) -> str:

@@ -4,7 +4,7 @@ from sandbox.adplatform.account import Account
 from sandbox.adplatform.app import DEFAULT_TOKEN, create_app, serve, start_sandbox
 from sandbox.adplatform.clock import ManualClock, SpeedClock, utc_now
 from sandbox.adplatform.faults import ENDPOINTS, Faults, ForcedAnswer
-from sandbox.adplatform.model import COMPLETED, PAUSED, STOPPED, WORKING, Campaign, DayStats
+from sandbox.adplatform.model import COMPLETED, PAUSED, REJECTED, STOPPED, WORKING, Campaign, DayStats
 from sandbox.adplatform.ratelimit import DEFAULT_RATE_LIMITS, RateLimit
 from sandbox.adplatform.requestlog import LoggedRequest, RequestLog
 from sandbox.adplatform.simulation import SpendProfile
@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "ENDPOINTS",
     "PAUSED",
+    "REJECTED",
     "SANDBOX_KEY",
     "STOPPED",
     "WORKING",

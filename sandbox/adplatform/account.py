@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -13,8 +14,20 @@ from typing import Any
 
 from sandbox.adplatform import seeding
 from sandbox.adplatform.clock import utc_now
-from sandbox.adplatform.model import CENT, STATUSES, Campaign, DayStats, money, optional_money
-from sandbox.adplatform.simulation import DAY, IDLE, Setting, SpendProfile, day_start, simulate_day
+from sandbox.adplatform.model import CENT, PAUSED, STATUSES, WORKING, Campaign, DayStats, money, optional_money
+from sandbox.adplatform.simulation import (
+    DAY,
+    IDLE,
+    ONE,
+    PLATFORM_PAUSE,
+    PLATFORM_ZONE,
+    Episode,
+    Setting,
+    SpendProfile,
+    day_start,
+    platform_day,
+    simulate_day,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ONE_DAY = timedelta(days=1)
@@ -28,6 +41,9 @@ class Account:
     Build an exact account for a test with explicit campaigns and `record()`ed days (the balance then
     stays put), or a lively one with `Account.seeded()` (simulated spend, taken off the balance as the
     sandbox clock runs). Methods that depend on time take `now` from the caller's clock.
+
+    Simulated spend runs by the platform's day (EST); statistics asked in another time zone cut it at
+    that zone's midnight. A recorded day counts whole for that date in any zone.
     """
 
     def __init__(
@@ -47,10 +63,11 @@ class Account:
         self.profiles: dict[int, SpendProfile] = dict(profiles or {})
         self.recorded: dict[int, dict[date, DayStats]] = {}
         self._history: dict[int, list[Setting]] = {}
+        self.episodes: dict[int, list[Episode]] = {}
         self._sorted_ids: list[int] | None = None
         # Whole past days never change once over, so their simulated figures are kept.
-        self._closed_days: dict[int, dict[int, DayStats | None]] = {}
-        self._closed_ranges: dict[int, dict[tuple[int, int], DayStats]] = {}
+        self._kept_days: dict[int, dict[int | tuple[int, datetime], DayStats | None]] = {}
+        self._closed_ranges: dict[int, dict[tuple[int, int, timedelta | None], DayStats]] = {}
         self._spent_before_since: Decimal | None = None
         for campaign in campaigns:
             self.add(campaign)
@@ -81,33 +98,56 @@ class Account:
         """The campaign; KeyError when there is none with that id."""
         return self.campaigns[campaign_id]
 
-    def list_campaigns(self, statuses: Iterable[int] | None = None, archived: bool | None = None) -> list[Campaign]:
-        """Campaigns by id, optionally only those in `statuses` and with the given archived flag."""
+    def status_at(self, campaign: Campaign, now: datetime) -> int:
+        """The status the API shows: paused (7) while the platform paces a working campaign."""
+        if campaign.status == WORKING and any(
+            e.kind == PLATFORM_PAUSE and e.covers(now) for e in self.episodes.get(campaign.id, ())
+        ):
+            return PAUSED
+        return campaign.status
+
+    def list_campaigns(
+        self, statuses: Iterable[int] | None = None, archived: bool | None = None, now: datetime | None = None
+    ) -> list[Campaign]:
+        """Campaigns by id, optionally only those in `statuses` (as shown at `now`, if given) and with the given
+        archived flag."""
         if self._sorted_ids is None:
             self._sorted_ids = sorted(self.campaigns)
         wanted = frozenset(statuses) if statuses else None
         found = []
         for campaign_id in self._sorted_ids:
             campaign = self.campaigns[campaign_id]
-            if wanted is not None and campaign.status not in wanted:
+            status = campaign.status if now is None else self.status_at(campaign, now)
+            if wanted is not None and status not in wanted:
                 continue
             if archived is not None and campaign.is_archived != archived:
                 continue
             found.append(campaign)
         return found
 
-    def day_stats(self, campaign_id: int, day: date, now: datetime) -> DayStats | None:
-        """What the campaign did on `day` as of `now`: the recorded figures if any, else the simulated ones."""
+    def day_stats(
+        self, campaign_id: int, day: date, now: datetime, zone: timezone = PLATFORM_ZONE
+    ) -> DayStats | None:
+        """What the campaign did on `day` (cut at `zone`'s midnight) as of `now`: the recorded figures if any,
+        else the simulated ones."""
         recorded = self.recorded.get(campaign_id)
         if recorded is not None and day in recorded:
             return recorded[day]
-        return self._simulated(campaign_id, day, now)
+        if _is_platform(zone):
+            return self._simulated(campaign_id, day, now)
+        start = day_start(day, zone)
+        return self._simulated_between(campaign_id, start, start + DAY, now)
 
     def activity(
-        self, day_from: date, day_to: date, now: datetime, campaign_ids: Iterable[int] | None = None
+        self,
+        day_from: date,
+        day_to: date,
+        now: datetime,
+        campaign_ids: Iterable[int] | None = None,
+        zone: timezone = PLATFORM_ZONE,
     ) -> Iterator[tuple[Campaign, date, DayStats]]:
         """Every (campaign, day, figures) in the range where the campaign did something, by campaign id then day."""
-        last_simulated = min(day_to, now.date())
+        last_simulated = min(day_to, now.astimezone(zone).date())
         for campaign_id in self._candidates(campaign_ids):
             campaign = self.campaigns[campaign_id]
             recorded = self.recorded.get(campaign_id, {})
@@ -116,25 +156,30 @@ class Account:
                 first = max(day_from, campaign.started_at)
                 days.update(first + timedelta(days=n) for n in range((last_simulated - first).days + 1))
             for day in sorted(days):
-                stats = self.day_stats(campaign_id, day, now)
+                stats = self.day_stats(campaign_id, day, now, zone)
                 if stats is not None and stats.is_active:
                     yield campaign, day, stats
 
     def campaign_totals(
-        self, day_from: date, day_to: date, now: datetime, campaign_ids: Iterable[int] | None = None
+        self,
+        day_from: date,
+        day_to: date,
+        now: datetime,
+        campaign_ids: Iterable[int] | None = None,
+        zone: timezone = PLATFORM_ZONE,
     ) -> Iterator[tuple[Campaign, DayStats]]:
         """Each campaign's figures summed over the range, by id, for those that did something in it."""
-        last_closed = (now - DAY).date()
-        closed_to = min(day_to, last_closed)
+        today = now.astimezone(zone).date()
+        closed_to = min(day_to, today - ONE_DAY)
         for campaign_id in self._candidates(campaign_ids):
             campaign = self.campaigns[campaign_id]
-            total = self._closed_total(campaign, day_from, closed_to, now) if day_from <= closed_to else IDLE
+            total = self._closed_total(campaign, day_from, closed_to, now, zone) if day_from <= closed_to else IDLE
             recorded = self.recorded.get(campaign_id, {})
-            later = {d for d in recorded if max(day_from, last_closed + ONE_DAY) <= d <= day_to}
-            if campaign_id in self.profiles and day_from <= now.date() <= day_to:
-                later.add(now.date())
+            later = {d for d in recorded if max(day_from, today) <= d <= day_to}
+            if campaign_id in self.profiles and day_from <= today <= day_to:
+                later.add(today)
             for day in later:
-                stats = self.day_stats(campaign_id, day, now)
+                stats = self.day_stats(campaign_id, day, now, zone)
                 if stats is not None:
                     total = total + stats
             if total.is_active:
@@ -145,10 +190,10 @@ class Account:
         if self.balance_since is None or not self.profiles or now <= self.balance_since:
             return self.balance
         if self._spent_before_since is None:
-            self._spent_before_since = self._simulated_total(self.balance_since.date(), self.balance_since)
+            self._spent_before_since = self._simulated_total(platform_day(self.balance_since), self.balance_since)
         spent = -self._spent_before_since
-        day = self.balance_since.date()
-        while day <= now.date():
+        day = platform_day(self.balance_since)
+        while day <= platform_day(now):
             spent += self._simulated_total(day, now)
             day += timedelta(days=1)
         return max(Decimal(0), self.balance - spent).quantize(CENT)
@@ -202,6 +247,28 @@ class Account:
         self._settings_changed(campaign, now)
         return campaign
 
+    def begin(
+        self, campaign_id: int, kind: str, now: datetime, *, hours: float | None = None, factor: Decimal = ONE
+    ) -> Episode:
+        """Starts an episode (simulation.EPISODES) at `now`, for `hours` if given, else until ended."""
+        if campaign_id not in self.campaigns:
+            raise KeyError(campaign_id)
+        until = None if hours is None else now + timedelta(hours=hours)
+        episode = Episode(kind, now, until, Decimal(factor))
+        self.episodes.setdefault(campaign_id, []).append(episode)
+        self._forget(campaign_id)
+        return episode
+
+    def end_episodes(self, campaign_id: int, now: datetime) -> None:
+        """Ends whatever episode is going on at `now`; the campaign behaves as its profile says again."""
+        ended = []
+        for episode in self.episodes.get(campaign_id, []):
+            if episode.since >= now:
+                continue
+            ended.append(episode if episode.until is not None and episode.until <= now else replace(episode, until=now))
+        self.episodes[campaign_id] = ended
+        self._forget(campaign_id)
+
     def set_status(self, campaign_ids: Iterable[int], status: int, now: datetime) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown campaign status {status}")
@@ -220,21 +287,43 @@ class Account:
 
     # --- simulation ----------------------------------------------------------------------------
 
-    def _simulated(self, campaign_id: int, day: date, now: datetime) -> DayStats | None:
+    def _simulated(self, campaign_id: int, day: date, now: datetime, *, keep: bool = False) -> DayStats | None:
+        """The platform day's figures up to `now`; kept when the day is over, or when told (`now` is then a
+        past boundary that statistics in another zone cut at again and again)."""
         profile = self.profiles.get(campaign_id)
         campaign = self.campaigns.get(campaign_id)
         if profile is None or campaign is None or day < campaign.started_at:
             return None
-        closed = day_start(day) + DAY <= now
-        if closed:
-            cache = self._closed_days.setdefault(campaign_id, {})
-            ordinal = day.toordinal()
-            if ordinal in cache:
-                return cache[ordinal]
-        stats = simulate_day(profile, self.seed, campaign_id, day, self.settings_history(campaign_id), now)
-        if closed:
-            cache[ordinal] = stats
+        key: int | tuple[int, datetime] | None = None
+        if day_start(day) + DAY <= now:
+            key = day.toordinal()
+        elif keep:
+            key = (day.toordinal(), now)
+        if key is not None:
+            cache = self._kept_days.setdefault(campaign_id, {})
+            if key in cache:
+                return cache[key]
+        history = self.settings_history(campaign_id)
+        stats = simulate_day(profile, self.seed, campaign_id, day, history, now, self.episodes.get(campaign_id, ()))
+        if key is not None:
+            cache[key] = stats
         return stats
+
+    def _simulated_between(self, campaign_id: int, start: datetime, end: datetime, now: datetime) -> DayStats | None:
+        """Simulated figures from `start` to `end` (or `now` if sooner), over the platform days the span touches."""
+        cut = min(end, now)
+        if cut <= start:
+            return None
+        total: DayStats | None = None
+        day = platform_day(start)
+        while day_start(day) < cut:
+            upto = self._simulated(campaign_id, day, min(cut, day_start(day) + DAY), keep=end <= now)
+            if upto is not None:
+                before = self._simulated(campaign_id, day, start, keep=True) if start > day_start(day) else None
+                piece = upto if before is None else upto - before
+                total = piece if total is None else total + piece
+            day += ONE_DAY
+        return total
 
     def _candidates(self, campaign_ids: Iterable[int] | None) -> list[int]:
         """Ids of the campaigns that can have figures at all, sorted."""
@@ -243,16 +332,26 @@ class Account:
             candidates &= set(campaign_ids)
         return sorted(candidates)
 
-    def _closed_total(self, campaign: Campaign, day_from: date, day_to: date, now: datetime) -> DayStats:
+    def _closed_total(
+        self, campaign: Campaign, day_from: date, day_to: date, now: datetime, zone: timezone
+    ) -> DayStats:
         """The sum over whole past days, kept: a statistics call pages through the same range again and again."""
-        key = (day_from.toordinal(), day_to.toordinal())
+        key = (day_from.toordinal(), day_to.toordinal(), zone.utcoffset(None))
         cache = self._closed_ranges.setdefault(campaign.id, {})
         if key in cache:
+            return cache[key]
+        recorded = self.recorded.get(campaign.id, {})
+        if not _is_platform(zone) and not any(day_from <= d <= day_to for d in recorded):
+            # Cut elsewhere than the platform's midnight, the days of a range add up to one span, which
+            # costs two part-days instead of two per day.
+            start, end = day_start(day_from, zone), day_start(day_to + ONE_DAY, zone)
+            span = self._simulated_between(campaign.id, start, end, now)
+            cache[key] = span or IDLE
             return cache[key]
         total = IDLE
         day = day_from
         while day <= day_to:
-            stats = self.day_stats(campaign.id, day, now)
+            stats = self.day_stats(campaign.id, day, now, zone)
             if stats is not None:
                 total = total + stats
             day += ONE_DAY
@@ -284,7 +383,7 @@ class Account:
         self._forget(campaign.id)
 
     def _forget(self, campaign_id: int) -> None:
-        self._closed_days.pop(campaign_id, None)
+        self._kept_days.pop(campaign_id, None)
         self._closed_ranges.pop(campaign_id, None)
         self._spent_before_since = None
 
@@ -306,6 +405,7 @@ class Account:
             "recorded": {
                 str(k): {d.isoformat(): s.to_state() for d, s in days.items()} for k, days in self.recorded.items()
             },
+            "episodes": {str(k): [e.to_state() for e in found] for k, found in self.episodes.items() if found},
         }
 
     @classmethod
@@ -324,6 +424,8 @@ class Account:
             account._history[int(key)] = [
                 Setting(datetime.fromisoformat(at), status, optional_money(limit)) for at, status, limit in settings
             ]
+        for key, found in state.get("episodes", {}).items():
+            account.episodes[int(key)] = [Episode.from_state(e) for e in found]
         for key, days in state.get("recorded", {}).items():
             for day, figures in days.items():
                 account.record(int(key), date.fromisoformat(day), DayStats.from_state(figures))
@@ -343,3 +445,7 @@ class Account:
     def load(cls, path: str | os.PathLike[str]) -> "Account":
         with open(path, encoding="utf-8") as src:
             return cls.from_state(json.load(src))
+
+
+def _is_platform(zone: timezone) -> bool:
+    return zone.utcoffset(None) == PLATFORM_ZONE.utcoffset(None)

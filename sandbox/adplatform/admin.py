@@ -1,14 +1,28 @@
-"""Admin routes under /_sandbox for tests and demos (no token, no rate limit, not logged): faults, log, state."""
+"""Admin routes under /_sandbox for tests and demos (no token, no rate limit, not logged): faults, log, scenarios.
+
+`POST /_sandbox/scenarios` with `{"scenario": NAME, "campaign_ids": [..]}` (every campaign when the ids are
+left out) makes something happen from the sandbox's now:
+- `stop_spending`: working and under its cap, the campaign spends nothing (until `normal`, or `hours`);
+- `spike`: it spends `factor` (default 4) times its usual rate for `hours` (default 1);
+- `stop_conversions`: it spends as usual and no conversion arrives (until `normal`, or `hours`);
+- `platform_pause`: the platform pauses it (status 7, "out of daily impression limit") for `hours`
+  (default 2), then it works again;
+- `reject`: moderation rejects it: status 3, and it stops spending;
+- `normal`: whatever episode is going on ends (a rejection stands).
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from sandbox.adplatform import answers
 from sandbox.adplatform.api import Handler, json_object, parse_amount
+from sandbox.adplatform.model import REJECTED
 from sandbox.adplatform.ratelimit import RateLimit
+from sandbox.adplatform.simulation import NO_CONVERSIONS, PLATFORM_PAUSE, SPIKE, STALL, Episode, platform_day
 from sandbox.adplatform.state import SANDBOX_KEY
 
 
@@ -54,11 +68,14 @@ async def admin_campaign(request: web.Request) -> web.Response:
     if campaign is None:
         return answers.errors("Campaign not found.", status=404)
     now = sandbox.now()
-    today = sandbox.account.day_stats(campaign_id, now.date(), now)
+    today = sandbox.account.day_stats(campaign_id, platform_day(now), now)
     return answers.json_answer(
         campaign.to_state()
         | {
+            "status_shown": sandbox.account.status_at(campaign, now),
             "spent_today": str(today.spent) if today else "0.000",
+            "conversions_today": today.conversions if today else 0,
+            "episodes": [_episode_json(e) for e in sandbox.account.episodes.get(campaign_id, [])],
             "history": [
                 {
                     "since": s.since.isoformat(),
@@ -69,6 +86,61 @@ async def admin_campaign(request: web.Request) -> web.Response:
             ],
         }
     )
+
+
+def _episode_json(episode: Episode) -> dict[str, Any]:
+    return {
+        "kind": episode.kind,
+        "since": episode.since.isoformat(),
+        "until": None if episode.until is None else episode.until.isoformat(),
+        "factor": str(episode.factor),
+    }
+
+
+# Episode and default length in hours (None: until `normal`) of each scenario that starts one.
+SCENARIOS: dict[str, tuple[str, float | None]] = {
+    "stop_spending": (STALL, None),
+    "spike": (SPIKE, 1.0),
+    "stop_conversions": (NO_CONVERSIONS, None),
+    "platform_pause": (PLATFORM_PAUSE, 2.0),
+}
+DEFAULT_SPIKE = Decimal(4)
+
+
+async def admin_scenario(request: web.Request) -> web.Response:
+    sandbox = request.app[SANDBOX_KEY]
+    body = await json_object(request)
+    if body is None:
+        return answers.errors("The request body must be a JSON object.", status=400)
+    name = body.get("scenario")
+    if name not in (*SCENARIOS, "reject", "normal"):
+        return answers.errors(f"scenario must be one of {', '.join([*SCENARIOS, 'reject', 'normal'])}", status=400)
+    ids = body.get("campaign_ids", sorted(sandbox.account.campaigns))
+    if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        return answers.errors("campaign_ids must be a list of campaign ids", status=400)
+    unknown = [i for i in ids if i not in sandbox.account.campaigns]
+    if unknown:
+        return answers.errors(f"no campaign {unknown[0]}", status=404)
+    hours = body.get("hours")
+    factor = parse_amount(body["factor"]) if "factor" in body else DEFAULT_SPIKE
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0):
+        return answers.errors("hours must be a positive number", status=400)
+    if factor is None or factor <= 0:
+        return answers.errors("factor must be a positive number", status=400)
+    now = sandbox.now()
+    if name == "reject":
+        sandbox.account.set_status(ids, REJECTED, now)
+    elif name == "normal":
+        for campaign_id in ids:
+            sandbox.account.end_episodes(campaign_id, now)
+    else:
+        kind, default_hours = SCENARIOS[name]
+        for campaign_id in ids:
+            sandbox.account.begin(
+                campaign_id, kind, now, hours=hours or default_hours, factor=factor if kind == SPIKE else Decimal(1)
+            )
+    sandbox.changed()
+    return answers.json_answer({"scenario": name, "campaign_ids": ids, "at": now.isoformat()})
 
 
 async def admin_set_balance(request: web.Request) -> web.Response:
@@ -116,6 +188,7 @@ ADMIN_ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", r"/campaigns/{campaign_id:\d+}", admin_campaign),
     ("POST", "/balance", admin_set_balance),
     ("GET", "/clock", admin_clock),
+    ("POST", "/scenarios", admin_scenario),
     ("GET", "/rate-limits", admin_rate_limits),
     ("POST", "/rate-limits", admin_rate_limits),
 )

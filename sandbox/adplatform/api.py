@@ -1,4 +1,18 @@
-"""The API under /v5: handlers for the recorded endpoints and the middleware that logs, faults, authenticates and limits."""
+"""The API under /v5: handlers for the recorded endpoints and the middleware that logs, faults, authenticates and limits.
+
+Where no recording says how the live API answers, the sandbox chooses:
+- `PUT /adv/campaigns/play` and `/stop` take `{"campaign_ids": [..]}` and answer `{"result": true}`; play
+  sets status 6 (working), stop status 8 (stopped). A body that is not an object with a non-empty list of
+  integers is a 400 keyed by `campaign_ids`; an unknown id is a 404 `{"errors": ["Campaign not found."]}`.
+  A draft, a campaign in moderation, a rejected one or a completed one cannot be played, and a completed one
+  cannot be stopped: a 400 keyed by `campaign_ids` naming the first. Either way nothing changes: a request
+  is applied to all its campaigns or to none.
+- A campaign the platform paces (a CPC push campaign "out of daily impression limit") shows status 7
+  while it lasts, whatever its own status 6 says; play cannot lift that pause.
+- Campaign pages are granted up to `max_page_size` (1000); `meta.page_size` says what was granted.
+- Statistics cut days at `tz` when given (only on a week at most, as recorded), else at the platform's
+  own midnight, EST.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +27,7 @@ from aiohttp import web
 
 from sandbox.adplatform import answers
 from sandbox.adplatform.faults import ForcedAnswer
-from sandbox.adplatform.model import STATUSES, STOPPED, WORKING, money
+from sandbox.adplatform.model import COMPLETED, DRAFT, MODERATION, REJECTED, STATUSES, STOPPED, WORKING, money
 from sandbox.adplatform.ratelimit import Verdict
 from sandbox.adplatform.report import NOT_A_CHOICE, FieldErrors, build_report, parse_query
 from sandbox.adplatform.requestlog import LoggedRequest
@@ -23,6 +37,9 @@ API_PREFIX = "/v5"
 ADMIN_PREFIX = "/_sandbox"
 DEFAULT_PAGE_SIZE = 100
 NAME_MAX = 255
+# Statuses a campaign cannot be moved out of by play or stop.
+CANNOT_PLAY = {DRAFT: "a draft", MODERATION: "in moderation", REJECTED: "rejected", COMPLETED: "completed"}
+CANNOT_STOP = {COMPLETED: "completed"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -88,7 +105,8 @@ async def list_campaigns(request: web.Request) -> web.Response:
     errors: dict[str, list[str]] = {}
     # limit/offset are ignored, as on the live API.
     page = _positive_int(params, "page", 1, errors)
-    page_size = _positive_int(params, "page_size", DEFAULT_PAGE_SIZE, errors)
+    # Public clients ask 1000 a page; how much more the live API grants is not recorded.
+    page_size = min(_positive_int(params, "page_size", DEFAULT_PAGE_SIZE, errors), sandbox.config.max_page_size)
     statuses: set[int] = set()
     for value in params.get("status", []):
         if not value.isdigit() or int(value) not in STATUSES:
@@ -106,11 +124,12 @@ async def list_campaigns(request: web.Request) -> web.Response:
             errors["is_archived"] = [NOT_A_CHOICE]
     if errors:
         return answers.field_errors(errors)
-    found = sandbox.account.list_campaigns(statuses or None, archived)
+    now = sandbox.now()
+    found = sandbox.account.list_campaigns(statuses or None, archived, now)
     first = (page - 1) * page_size
     return answers.json_answer(
         {
-            "result": [c.to_api() for c in found[first : first + page_size]],
+            "result": [c.to_api(status=sandbox.account.status_at(c, now)) for c in found[first : first + page_size]],
             "meta": {
                 "total_items": len(found),
                 "total_pages": math.ceil(len(found) / page_size),
@@ -126,7 +145,7 @@ async def get_campaign(request: web.Request) -> web.Response:
     campaign = sandbox.account.campaigns.get(int(request.match_info["campaign_id"]))
     if campaign is None:
         return answers.errors("Campaign not found.", status=404)
-    return answers.json_answer(campaign.to_api(detail=True))
+    return answers.json_answer(campaign.to_api(detail=True, status=sandbox.account.status_at(campaign, sandbox.now())))
 
 
 async def update_campaign(request: web.Request) -> web.Response:
@@ -142,9 +161,10 @@ async def update_campaign(request: web.Request) -> web.Response:
     changes, errors = _validate_changes(body, sandbox.config)
     if errors:
         return answers.field_errors(errors)
-    campaign = sandbox.account.update(campaign_id, sandbox.now(), **changes)
+    now = sandbox.now()
+    campaign = sandbox.account.update(campaign_id, now, **changes)
     sandbox.changed()
-    return answers.json_answer(campaign.to_api(detail=True))
+    return answers.json_answer(campaign.to_api(detail=True, status=sandbox.account.status_at(campaign, now)))
 
 
 def _validate_changes(
@@ -188,7 +208,7 @@ def _validate_changes(
     return changes, errors
 
 
-def _set_status(status: int) -> Handler:
+def _set_status(status: int, refused_from: Mapping[int, str]) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         sandbox = request.app[SANDBOX_KEY]
         if sandbox.faults.forbid_writes:
@@ -201,6 +221,10 @@ def _set_status(status: int) -> Handler:
             return answers.field_errors({"campaign_ids": ["This value should be of type integer."]})
         if any(i not in sandbox.account.campaigns for i in ids):
             return answers.errors("Campaign not found.", status=404)
+        for campaign_id in ids:
+            state = refused_from.get(sandbox.account.campaign(campaign_id).status)
+            if state is not None:
+                return answers.field_errors({"campaign_ids": [f"Campaign {campaign_id} is {state}."]})
         sandbox.account.set_status(ids, status, sandbox.now())
         sandbox.changed()
         return answers.json_answer({"result": True})
@@ -231,8 +255,8 @@ async def statistics(request: web.Request) -> web.Response:
 API_ROUTES: tuple[tuple[str, str, Handler, str], ...] = (
     ("GET", "/adv/balance", balance, "balance"),
     ("GET", "/adv/campaigns", list_campaigns, "campaigns"),
-    ("PUT", "/adv/campaigns/play", _set_status(WORKING), "campaigns_play"),
-    ("PUT", "/adv/campaigns/stop", _set_status(STOPPED), "campaigns_stop"),
+    ("PUT", "/adv/campaigns/play", _set_status(WORKING, CANNOT_PLAY), "campaigns_play"),
+    ("PUT", "/adv/campaigns/stop", _set_status(STOPPED, CANNOT_STOP), "campaigns_stop"),
     ("GET", r"/adv/campaigns/{campaign_id:\d+}", get_campaign, "campaign"),
     ("PATCH", r"/adv/campaigns/{campaign_id:\d+}", update_campaign, "campaign_update"),
     ("GET", "/adv/statistics", statistics, "statistics"),

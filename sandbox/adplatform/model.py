@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -65,8 +67,11 @@ class Campaign:
         if isinstance(self.started_at, str):
             self.started_at = date.fromisoformat(self.started_at)
 
-    def to_api(self, *, detail: bool = False) -> dict[str, Any]:
-        """The campaign as the API shows it, in the recorded key order; `detail` adds capping and frequency."""
+    def to_api(self, *, detail: bool = False, status: int | None = None) -> dict[str, Any]:
+        """The campaign as the API shows it, in the recorded key order; `detail` adds capping and frequency.
+
+        `status` is the one to show when the platform's own pause stands in for the campaign's.
+        """
         body: dict[str, Any] = {
             "name": self.name,
             "target_url": self.target_url,
@@ -81,7 +86,7 @@ class Campaign:
         body["id"] = self.id
         if detail:
             body["frequency"] = self.frequency
-        body["status"] = self.status
+        body["status"] = self.status if status is None else status
         body["is_archived"] = int(self.is_archived)
         return body
 
@@ -125,13 +130,20 @@ class DayStats:
         object.__setattr__(self, "spent", Decimal(spent).quantize(MILL, rounding=ROUND_DOWN))
 
     def __add__(self, other: "DayStats") -> "DayStats":
+        return self._combine(other, operator.add)
+
+    def __sub__(self, other: "DayStats") -> "DayStats":
+        """The figures between two moments of one day: the later cumulative figures less the earlier."""
+        return self._combine(other, operator.sub)
+
+    def _combine(self, other: "DayStats", op: Callable[[Any, Any], Any]) -> "DayStats":
         return DayStats(
-            self.spent + other.spent,
-            self.impressions + other.impressions,
-            self.clicks + other.clicks,
-            self.conversions + other.conversions,
-            self.conversions2 + other.conversions2,
-            self.conversions3 + other.conversions3,
+            op(self.spent, other.spent),
+            op(self.impressions, other.impressions),
+            op(self.clicks, other.clicks),
+            op(self.conversions, other.conversions),
+            op(self.conversions2, other.conversions2),
+            op(self.conversions3, other.conversions3),
         )
 
     @property

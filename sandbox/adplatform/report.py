@@ -6,19 +6,20 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox.adplatform.account import Account
 from sandbox.adplatform.model import MILL, Campaign, DayStats, api_float
+from sandbox.adplatform.simulation import PLATFORM_ZONE
 
 PER_PAGE = 1000
 GROUPINGS = ("campaign_id", "date_time")
 BLANK = "This value should not be blank."
 NOT_A_CHOICE = "The value you selected is not a valid choice."
 TZ_WEEKLY_ONLY = "Time zone is available only in the weekly period."
-_TZ = re.compile(r"^[+-]\d{2}:?\d{2}$")
+_TZ = re.compile(r"^[+-](0\d|1[0-4]):?[0-5]\d$")
 _HUNDREDTH = Decimal("0.01")
 
 
@@ -38,6 +39,15 @@ class StatisticsQuery:
     campaign_ids: frozenset[int] | None = None
     tz: str | None = None
     page: int = 1
+
+    @property
+    def zone(self) -> timezone:
+        """Where the asked days are cut: at `tz`, else at the platform's own midnight (EST)."""
+        if self.tz is None:
+            return PLATFORM_ZONE
+        sign, hours, minutes = self.tz[0], int(self.tz[1:3]), int(self.tz[-2:])
+        offset = timedelta(hours=hours, minutes=minutes)
+        return timezone(-offset if sign == "-" else offset)
 
 
 def parse_query(params: Mapping[str, list[Any]], *, tz_max_days: int = 7) -> StatisticsQuery:
@@ -86,14 +96,13 @@ Group = tuple[Campaign | None, date | None, DayStats]
 
 
 def build_report(account: Account, query: StatisticsQuery, now: datetime) -> dict[str, Any]:
-    """The answer body for one page, totals over every row. Days are UTC calendar days; times of day are not used."""
+    """The answer body for one page, totals over every row. Days are cut at the query's zone; times of day are
+    not used."""
+    args = (query.day_from, query.day_to, now, query.campaign_ids, query.zone)
     if query.group_by == ("campaign_id",):
-        groups: list[Group] = [
-            (campaign, None, stats)
-            for campaign, stats in account.campaign_totals(query.day_from, query.day_to, now, query.campaign_ids)
-        ]
+        groups: list[Group] = [(campaign, None, stats) for campaign, stats in account.campaign_totals(*args)]
     else:
-        groups = _by_day(account.activity(query.day_from, query.day_to, now, query.campaign_ids), query.group_by)
+        groups = _by_day(account.activity(*args), query.group_by)
     total = DayStats()
     for _, _, stats in groups:
         total = total + stats

@@ -19,6 +19,9 @@ from sandbox.adplatform.simulation import SpendProfile
 
 FORMATS = ("[OnClick (Popunder)]", "[Classic Push]", "[In-Page Push]", "[Interstitial]", "[Survey]", "[Telegram Ads]")
 GEOS = ("US", "BR", "MX", "DE", "IN", "ID", "ES", "PT", "FR", "TH")
+# Traffic peaks in the evening where the audience lives: 20:00 local is this hour of the platform's EST day,
+# so campaigns for different countries fill their daily budgets at different hours.
+PEAK_HOUR = {"US": 20, "BR": 18, "MX": 21, "DE": 14, "IN": 9, "ID": 8, "ES": 14, "PT": 15, "FR": 14, "TH": 8}
 DEVICES = ("Android", "iOS", "Desktop")
 ACTIVE_LIMITS = (20, 30, 40, 50, 75, 100, 150, 200)
 OTHER_LIMITS = (20, 50, 100, 150, 500, 2000)
@@ -66,10 +69,13 @@ def _statuses(count: int, rng: random.Random) -> list[int]:
     return statuses
 
 
-def _profile(behaviour: str, quality: str, limit: Decimal | None, rate_model: str, rng: random.Random) -> SpendProfile:
+def _profile(
+    behaviour: str, quality: str, limit: Decimal | None, rate_model: str, geo: str, rng: random.Random
+) -> SpendProfile:
     if behaviour == "capped":
         assert limit is not None
-        demand, pace = limit * _amount(rng, 1.2, 2.0), Decimal("0.85")
+        # The platform stops a campaign at its daily budget, give or take the last impressions.
+        demand, pace = limit * _amount(rng, 1.2, 2.0), Decimal("0.97")
     elif behaviour == "under":
         assert limit is not None
         demand, pace = limit * _amount(rng, 0.25, 0.6), Decimal("0.9")
@@ -84,6 +90,7 @@ def _profile(behaviour: str, quality: str, limit: Decimal | None, rate_model: st
         cpm=_amount(rng, 0.5, 6.0, 3),
         ctr=_amount(rng, 5, 25) if clicky else Decimal(0),
         jitter=JITTER,
+        peak_hour=PEAK_HOUR[geo],
     )
 
 
@@ -129,5 +136,5 @@ def generate(count: int, seed: int, today: date) -> SeededBook:
             win_rate=f"{rng.uniform(0.01, 0.25):.4f}" if status == WORKING and rng.random() < 0.7 else "-",
         )
         campaigns.append(campaign)
-        profiles[campaign_id] = _profile(behaviour, quality, limit, rate_model, rng)
+        profiles[campaign_id] = _profile(behaviour, quality, limit, rate_model, geo, rng)
     return SeededBook(balance=balance, campaigns=campaigns, profiles=profiles)

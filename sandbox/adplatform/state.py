@@ -29,6 +29,8 @@ class SandboxConfig:
     """Unix seconds for rate-limit windows: real time unless a test injects e.g. ManualClock.timestamp."""
     min_daily_budget: Decimal = Decimal(10)
     max_daily_budget: Decimal = Decimal(10_000)
+    max_page_size: int = 1000
+    """The largest campaign page granted; a bigger `page_size` is answered with pages of this size."""
     tz_max_days: int = 7
     """Largest gap in days between day_from and day_to for which `tz` is accepted."""
     fault_seed: int = 0

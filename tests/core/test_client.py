@@ -23,7 +23,8 @@ from core.errors import (
     TransportError,
     ValidationError,
 )
-from core.propellerads import ClientOptions, PropellerAdsClient, RateLimit
+from core.adday import AdDay
+from core.propellerads import ClientOptions, PropellerAdsClient, RateLimit, tz_chunks
 from tests.core.conftest import BASE_URL, TOKEN, FakeClock, make_client
 
 
@@ -31,12 +32,16 @@ def campaign(campaign_id: int, **extra: Any) -> dict[str, Any]:
     return {"id": campaign_id, "name": f"c{campaign_id}", "status": 6, "limit_daily_amount": 50.0, **extra}
 
 
-def campaign_pages(total: int, page_size: int):
-    """A side effect answering ?page=P the way the API does; limit and offset mean nothing to it."""
-    pages = max(1, -(-total // page_size))
+def campaign_pages(total: int, largest_page: int):
+    """A side effect answering ?page=P&page_size=S the way the API does, granting at most largest_page a page.
+
+    limit and offset mean nothing to it.
+    """
 
     def answer(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["page"])
+        page_size = min(int(request.url.params.get("page_size", 100)), largest_page)
+        pages = max(1, -(-total // page_size))
         first = (page - 1) * page_size + 1
         ids = range(first, min(first + page_size, total + 1))
         meta = {"total_items": total, "total_pages": pages, "page_size": page_size, "page": page}
@@ -57,6 +62,7 @@ def stats_page(rows: list[dict[str, Any]], total_pages: int = 1) -> httpx.Respon
 
 
 WEEK = (date(2025, 9, 23), date(2025, 9, 29))
+EST = AdDay.parse("-05:00")
 
 
 # --- paging -----------------------------------------------------------------------------
@@ -69,8 +75,18 @@ async def test_campaigns_reads_all_250_over_3_pages_by_page_number(api: Propelle
     assert route.call_count == 3
     sent = [call.request.url.params for call in route.calls]
     assert [p["page"] for p in sent] == ["1", "2", "3"]
-    assert {p["page_size"] for p in sent} == {"100"}
+    assert {p["page_size"] for p in sent} == {"1000"}
     assert not any("limit" in p or "offset" in p for p in sent)
+
+
+@pytest.mark.parametrize(("largest_page", "calls"), [(1000, 3), (200, 13), (5000, 3)])
+async def test_campaigns_ask_1000_a_page_and_follow_the_pages_the_server_grants(
+    api: PropellerAdsClient, ads: respx.MockRouter, largest_page: int, calls: int
+) -> None:
+    route = ads.get("/adv/campaigns").mock(side_effect=campaign_pages(2500, largest_page))
+    found = await api.campaigns()
+    assert [c.id for c in found] == list(range(1, 2501))
+    assert route.call_count == calls
 
 
 async def test_campaigns_sends_status_and_archive_filters(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
@@ -134,30 +150,84 @@ async def test_statistics_for_over_50_campaigns_posts_a_json_body(api: Propeller
     assert api.calls == Counter({"POST /adv/statistics": 1})
 
 
-# --- tz only on a week at most ------------------------------------------------------------
+# --- tz on every query, a week at most each ------------------------------------------------
+
+
+def sent_ranges(route: respx.Route) -> list[tuple[str, str, str]]:
+    return [(p["day_from"][:10], p["day_to"][:10], p["tz"]) for p in (c.request.url.params for c in route.calls)]
 
 
 @pytest.mark.parametrize(
-    ("day_from", "day_to", "sends_tz"),
+    ("day_from", "day_to"),
     [
-        pytest.param(date(2025, 9, 29), date(2025, 9, 29), True, id="one-day"),
-        pytest.param(date(2025, 9, 23), date(2025, 9, 29), True, id="7-calendar-days"),
+        pytest.param(date(2025, 9, 29), date(2025, 9, 29), id="one-day"),
+        pytest.param(date(2025, 9, 23), date(2025, 9, 29), id="7-calendar-days"),
         # The recorded 200: day_from 09-22, day_to 09-29 with tz, accepted live.
-        pytest.param(date(2025, 9, 22), date(2025, 9, 29), True, id="8-calendar-days-as-recorded"),
-        pytest.param(date(2025, 9, 21), date(2025, 9, 29), False, id="9-calendar-days"),
-        # The recorded 400: tz refused on 30 days.
-        pytest.param(date(2025, 8, 30), date(2025, 9, 29), False, id="30-days-as-recorded"),
+        pytest.param(date(2025, 9, 22), date(2025, 9, 29), id="8-calendar-days-as-recorded"),
     ],
 )
-async def test_tz_is_sent_only_when_the_span_is_at_most_7_days(
-    api: PropellerAdsClient, ads: respx.MockRouter, day_from: date, day_to: date, sends_tz: bool
+async def test_a_week_at_most_is_one_query_with_the_ad_day_s_tz(
+    api: PropellerAdsClient, ads: respx.MockRouter, day_from: date, day_to: date
 ) -> None:
     route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
-    await api.statistics(day_from, day_to)
-    params = route.calls[0].request.url.params
-    assert ("tz" in params) is sends_tz
-    if sends_tz:
-        assert params["tz"] == "+0000"
+    await api.statistics(day_from, day_to, ad_day=EST)
+    assert sent_ranges(route) == [(str(day_from), str(day_to), "-0500")]
+
+
+async def test_without_an_ad_day_days_are_cut_at_utc(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    await api.statistics(*WEEK)
+    assert sent_ranges(route) == [("2025-09-23", "2025-09-29", "+0000")]
+
+
+async def test_30_days_are_read_a_week_at_a_time_each_with_tz_and_merged_per_campaign(
+    api: PropellerAdsClient, ads: respx.MockRouter
+) -> None:
+    # The recorded 400 refuses tz on this 30-day range as one query.
+    route = ads.get("/adv/statistics").mock(
+        side_effect=[
+            stats_page([{"campaign_id": 1, "spent": 1.5, "conversions": 1}, {"campaign_id": 2, "spent": 0.25}]),
+            stats_page([{"campaign_id": 1, "spent": 2.25, "clicks": 3}]),
+            stats_page([]),
+            stats_page([{"campaign_id": 1, "spent": 0.001, "impressions": 10, "daily_amount": 90}]),
+        ]
+    )
+    rows = await api.statistics(date(2025, 8, 30), date(2025, 9, 29), ad_day=EST)
+    assert sent_ranges(route) == [
+        ("2025-08-30", "2025-09-06", "-0500"),
+        ("2025-09-07", "2025-09-14", "-0500"),
+        ("2025-09-15", "2025-09-22", "-0500"),
+        ("2025-09-23", "2025-09-29", "-0500"),
+    ]
+    by_campaign = {r.campaign_id: r for r in rows}
+    assert len(rows) == 2
+    one = by_campaign[1]
+    assert (one.spent, one.conversions, one.clicks, one.impressions) == (Decimal("3.751"), 1, 3, 10)
+    assert one.daily_amount == Decimal(90)  # the latest chunk's view of the daily budget
+    assert by_campaign[2].spent == Decimal("0.25")
+
+
+async def test_rows_per_day_are_kept_apart_across_chunks(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    ads.get("/adv/statistics").mock(
+        side_effect=[
+            stats_page([{"campaign_id": 1, "date_time": "2025-09-01", "spent": 1.0}]),
+            stats_page([{"campaign_id": 1, "date_time": "2025-09-10", "spent": 2.0}]),
+        ]
+    )
+    rows = await api.statistics(date(2025, 9, 1), date(2025, 9, 10), group_by=("campaign_id", "date_time"))
+    assert [(r.day, r.spent) for r in rows] == [(date(2025, 9, 1), Decimal("1.0")), (date(2025, 9, 10), Decimal("2.0"))]
+
+
+async def test_a_chunk_never_spans_a_daylight_saving_change(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    # New York falls back at 02:00 on 2025-11-02: that day starts on -0400, the next on -0500.
+    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    await api.statistics(date(2025, 10, 29), date(2025, 11, 4), ad_day=AdDay.parse("America/New_York"))
+    assert sent_ranges(route) == [("2025-10-29", "2025-11-02", "-0400"), ("2025-11-03", "2025-11-04", "-0500")]
+
+
+def test_a_range_that_ends_before_it_starts_is_refused() -> None:
+    with pytest.raises(ValueError, match="before"):
+        tz_chunks(date(2025, 9, 2), date(2025, 9, 1), EST)
 
 
 # --- rate limits --------------------------------------------------------------------------

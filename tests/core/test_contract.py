@@ -128,11 +128,12 @@ async def _list_page1(api: PropellerAdsClient, route: respx.Route, rec: Replay, 
     assert [c.id for c in campaigns[:100]] == [c["id"] for c in recorded]
     assert [c.daily_budget for c in campaigns[:100]] == [c["limit_daily_amount"] for c in recorded]
     assert [c.status for c in campaigns[:100]] == [c["status"] for c in recorded]
-    # The recording asked with limit/offset, which the API ignores: the client pages instead.
+    # The recording asked with limit/offset, which the API ignores: the client pages instead, asking
+    # 1000 a page and following the 9 pages the meta announces for the 100 a page it granted.
     for index in range(9):
         params = sent_params(route, index)
         assert params["page"] == str(index + 1)
-        assert params["page_size"] == "100"
+        assert params["page_size"] == "1000"
         assert "limit" not in params and "offset" not in params
 
 
@@ -142,8 +143,9 @@ async def _stats_tz_refused(api: PropellerAdsClient, route: respx.Route, rec: Re
         await api.statistics(date(2025, 8, 30), date(2025, 9, 29))
     assert caught.value.fields == {"tz": ["Time zone is available only in the weekly period."]}
     assert route.call_count == 1
-    # The cure the recording teaches: no tz on a 30-day range.
-    assert "tz" not in sent_params(route)
+    # The cure the recording teaches: a 30-day range goes a week at a time, each week with its tz.
+    params = sent_params(route)
+    assert (params["day_from"], params["day_to"], params["tz"]) == ("2025-08-30 00:00:00", "2025-09-06 23:59:59", "+0000")
 
 
 @expect("statistics-by-campaign-7-days-200.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -140,6 +141,28 @@ def test_bad_time_zone_in_toml_is_named(config) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value) == "BUDGET_BOT_TIMEZONE: unknown time zone 'Europe/Atlantis'"
+
+
+def test_the_ad_day_defaults_to_est(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROPELLERADS_API_TOKEN", "t")
+    assert load_settings().ad_day.api_tz(date(2025, 7, 1)) == "-0500"
+
+
+@pytest.mark.parametrize(("value", "api_tz"), [("+0000", "+0000"), ("America/New_York", "-0400")])
+def test_the_ad_day_takes_an_offset_or_a_zone_name(monkeypatch: pytest.MonkeyPatch, value: str, api_tz: str) -> None:
+    monkeypatch.setenv("PROPELLERADS_API_TOKEN", "t")
+    monkeypatch.setenv("PROPELLERADS_TIMEZONE", value)
+    assert load_settings().ad_day.api_tz(date(2025, 7, 1)) == api_tz
+
+
+def test_a_bad_ad_day_time_zone_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROPELLERADS_API_TOKEN", "t")
+    monkeypatch.setenv("PROPELLERADS_TIMEZONE", "EST+5")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "PROPELLERADS_TIMEZONE: 'EST+5' is neither a UTC offset like -05:00 nor a time zone name like America/New_York"
+    )
 
 
 def test_bad_toml_is_one_line_naming_the_config_setting(config) -> None:

@@ -29,7 +29,7 @@ def big_account() -> Account:
     Balance 12,000.00: 10% is 1,200.00, so 9001 (12.5%) and 9002 (16.7%) are HIGH, nothing CRITICAL;
     it covers 12,000 / 9,000 = 1.3 days of budget (< 3) → LOW_BALANCE.
     Spend: 9001 spent 1,000.00 on each of the last 7 days → runway 12,000 / 1,000 = 12.0 days.
-    255 working campaigns are 3 pages of 100.
+    255 working campaigns are 3 pages where the ad platform grants 100 a page.
     """
     campaigns = [Campaign(id=1000 + i, name=f"Small {i}", limit_daily_amount=Decimal("20.00")) for i in range(200)]
     campaigns += [Campaign(id=2000 + i, name=f"Medium {i}", limit_daily_amount=Decimal("30.00")) for i in range(50)]
@@ -48,8 +48,9 @@ def big_account() -> Account:
 
 @pytest.fixture
 def ads() -> Iterator[BackgroundServer]:
-    # One statistics call per 2-second window, so a real 429 clears within the client's wait.
-    config = SandboxConfig(rate_limits={"statistics": RateLimit(1, window=2.0)})
+    # One statistics call per 2-second window, so a real 429 clears within the client's wait; pages
+    # of at most 100 campaigns, so the client must follow the pages the meta announces.
+    config = SandboxConfig(rate_limits={"statistics": RateLimit(1, window=2.0)}, max_page_size=100)
     server = start_sandbox(big_account(), token=TOKEN, config=config)
     try:
         yield server

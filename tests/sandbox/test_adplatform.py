@@ -22,6 +22,7 @@ import pytest
 from sandbox.adplatform import (
     COMPLETED,
     PAUSED,
+    REJECTED,
     STOPPED,
     WORKING,
     Account,
@@ -89,6 +90,11 @@ def steady_account(balance_since: datetime | None = None) -> Account:
     )
     account.simulate(7, SpendProfile(demand=Decimal(200), cpa=Decimal(10), cpm=Decimal(2)))
     return account
+
+
+def est(hour: int, day: int = 29) -> datetime:
+    """An hour of a September 2025 day on the platform's EST clock."""
+    return datetime(2025, 9, day, hour, 0, tzinfo=timezone(timedelta(hours=-5))).astimezone(timezone.utc)
 
 
 def many_campaigns(count: int) -> list[Campaign]:
@@ -162,6 +168,20 @@ def test_page_size_one_gives_as_many_pages_as_campaigns(launch: Launch) -> None:
 
     assert len(body["result"]) == 1
     assert body["meta"] == {"total_items": 12, "total_pages": 12, "page_size": 1, "page": 1}
+
+
+@pytest.mark.parametrize(("largest", "asked", "granted", "pages"), [(1000, 5000, 1000, 3), (1000, 1000, 1000, 3), (100, 1000, 100, 26)])
+def test_a_page_size_beyond_the_largest_is_granted_the_largest(
+    launch: Launch, relaxed: Callable[..., SandboxConfig], largest: int, asked: int, granted: int, pages: int
+) -> None:
+    running = launch(Account(campaigns=many_campaigns(2501)), config=relaxed(max_page_size=largest))
+
+    body = running.api.get("/adv/campaigns", params={"page_size": asked}).json()
+    last = running.api.get("/adv/campaigns", params={"page_size": asked, "page": pages}).json()
+
+    assert len(body["result"]) == granted
+    assert body["meta"] == {"total_items": 2501, "total_pages": pages, "page_size": granted, "page": 1}
+    assert len(last["result"]) == 2501 - granted * (pages - 1)
 
 
 def test_campaign_list_filters_by_status_and_archived(launch: Launch) -> None:
@@ -473,35 +493,37 @@ def test_statistics_rows_beyond_a_thousand_come_in_pages(launch: Launch) -> None
 # --- time and the simulation ---------------------------------------------------------------------------
 
 
-def test_todays_spend_grows_with_the_sandbox_clock(launch: Launch, clock: ManualClock) -> None:
-    clock.set(datetime(2025, 9, 29, 6, 0, tzinfo=timezone.utc))
-    running = launch(steady_account(balance_since=datetime(2025, 9, 29, tzinfo=timezone.utc)))
+def test_todays_spend_grows_with_the_sandbox_clock_until_the_cap(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(6))
+    running = launch(steady_account(balance_since=est(0)))
 
     at_six = today_stats(running)["items"][0]
     balance_at_six = running.api.get("/adv/balance").json()
-    clock.set(NOON)
-    at_noon = today_stats(running)["items"][0]
-    balance_at_noon = running.api.get("/adv/balance").json()
+    clock.set(est(18))
+    at_six_pm = today_stats(running)["items"][0]
+    balance_at_six_pm = running.api.get("/adv/balance").json()
     yesterday = today_stats(running, "2025-09-28")["items"][0]
 
-    # A quarter of the day at 100 a day, then half of it; a conversion per 10 spent, 500 impressions per 1.
-    assert (at_six["spent"], at_six["conversions"], at_six["impressions"]) == (25.0, 2, 12_500)
-    assert (at_noon["spent"], at_noon["conversions"], at_noon["impressions"]) == (50.0, 5, 25_000)
-    assert (balance_at_six, balance_at_noon) == ("475.00", "450.00")
+    # 200 a day of demand: a quarter of the day is 50; the limit of 100 stops it at noon (EST, the
+    # platform's day). A conversion per 10 spent, 500 impressions per 1.
+    assert (at_six["spent"], at_six["conversions"], at_six["impressions"]) == (50.0, 5, 25_000)
+    assert (at_six_pm["spent"], at_six_pm["conversions"], at_six_pm["impressions"]) == (100.0, 10, 50_000)
+    assert (balance_at_six, balance_at_six_pm) == ("450.00", "400.00")
     assert yesterday["spent"] == 100.0
 
 
 def test_a_budget_change_bends_todays_spend_from_then_on(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(6))
     running = launch(steady_account())
 
     running.api.patch("/adv/campaigns/7", json={"limit_daily_amount": 40})
-    clock.set(datetime(2025, 9, 29, 18, 0, tzinfo=timezone.utc))
+    clock.set(est(18))
     capped = spent_today(running, 7)
     running.api.patch("/adv/campaigns/7", json={"limit_daily_amount": 200})
-    clock.set(datetime(2025, 9, 29, 21, 0, tzinfo=timezone.utc))
+    clock.set(est(21))
     raised = spent_today(running, 7)
 
-    assert capped == 50.0  # already past the new limit of 40 at noon: nothing more
+    assert capped == 50.0  # already past the new limit of 40 at six: nothing more
     assert raised == 75.0  # then 200 a day (the demand) for three hours
     assert spent_today(running, 7) == raised
     history = running.admin.get("/campaigns/7").json()["history"]
@@ -509,16 +531,182 @@ def test_a_budget_change_bends_todays_spend_from_then_on(launch: Launch, clock: 
 
 
 def test_stopping_a_campaign_stops_its_spend(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(6))
     running = launch(steady_account())
 
     running.api.put("/adv/campaigns/stop", json={"campaign_ids": [7]})
-    clock.advance(hours=6)
+    clock.advance(hours=4)
     after_stop = spent_today(running, 7)
     running.api.put("/adv/campaigns/play", json={"campaign_ids": [7]})
     clock.advance(hours=3)
 
     assert after_stop == 50.0
-    assert spent_today(running, 7) == 62.5
+    assert spent_today(running, 7) == 75.0
+
+
+def test_statistics_cut_days_at_tz_and_else_at_est(launch: Launch, clock: ManualClock) -> None:
+    # 240 a day without a limit, 10 an hour, stopped at 03:00 UTC on the 29th (22:00 EST on the 28th).
+    account = Account(balance="500.00", campaigns=[Campaign(id=7, name="Flat", limit_daily_amount=None)])
+    account.simulate(7, SpendProfile(demand=Decimal(240)))
+    clock.set(datetime(2025, 9, 29, 3, 0, tzinfo=timezone.utc))
+    running = launch(account)
+    running.api.put("/adv/campaigns/stop", json={"campaign_ids": [7]})
+    clock.set(datetime(2025, 9, 30, 12, 0, tzinfo=timezone.utc))
+    span = {"day_from": "2025-09-27", "day_to": "2025-09-29"}
+
+    def spend(tz: str | None, group_by: str) -> dict:
+        params = {**span, "group_by[]": group_by} | ({"tz": tz} if tz else {})
+        body = running.api.get("/adv/statistics", params=params).json()
+        return {row.get("date_time", "total"): row["spent"] for row in body["items"]}
+
+    assert spend(None, "date_time") == {"2025-09-27": 240.0, "2025-09-28": 220.0}
+    assert spend("-0500", "date_time") == {"2025-09-27": 240.0, "2025-09-28": 220.0}
+    assert spend("+0000", "date_time") == {"2025-09-27": 240.0, "2025-09-28": 240.0, "2025-09-29": 30.0}
+    assert spend("+05:30", "date_time") == {"2025-09-27": 240.0, "2025-09-28": 240.0, "2025-09-29": 85.0}
+    assert spend(None, "campaign_id") == {"total": 460.0}
+    assert spend("+0000", "campaign_id") == {"total": 510.0}
+
+
+def test_capped_campaigns_hit_their_caps_at_different_hours(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(0, day=30))
+    running = launch(Account.seeded(30, seed=7, now=est(0, day=30)))
+    listed = running.api.get("/adv/campaigns").json()["result"]
+    limits = {c["id"]: c["limit_daily_amount"] for c in listed if c["status"] == WORKING}
+    capped_at: dict[int, int] = {}
+
+    for hour in range(1, 25):
+        clock.set(est(0, day=30) + timedelta(hours=hour))
+        day = {"day_from": "2025-09-30", "day_to": "2025-09-30", "tz": "-0500", "group_by[]": "campaign_id"}
+        for row in running.api.get("/adv/statistics", params=day).json()["items"]:
+            limit = limits.get(row["campaign_id"])
+            if limit and row["spent"] >= limit * 0.97 and row["campaign_id"] not in capped_at:
+                capped_at[row["campaign_id"]] = hour
+
+    assert len(set(capped_at.values())) >= 3, capped_at
+    assert min(capped_at.values()) < 18 <= max(capped_at.values())  # some before three quarters of the day, some after
+    assert any(limit and campaign_id not in capped_at for campaign_id, limit in limits.items())
+
+
+# --- scenarios for the signals ------------------------------------------------------------------------
+
+
+def two_steady() -> Account:
+    """Two campaigns like `steady_account`'s: 200 a day of demand, a limit of 100, a conversion per 10 spent."""
+    account = Account(
+        balance="1000.00",
+        campaigns=[Campaign(id=campaign_id, name=f"Steady {campaign_id}", limit_daily_amount="100") for campaign_id in (7, 8)],
+    )
+    for campaign_id in (7, 8):
+        account.simulate(campaign_id, SpendProfile(demand=Decimal(200), cpa=Decimal(10), cpm=Decimal(2)))
+    return account
+
+
+def today_rows(running: Running) -> dict[int, dict]:
+    return {row["campaign_id"]: row for row in today_stats(running)["items"]}
+
+
+def test_a_campaign_that_stops_spending_stays_working_and_under_its_cap(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(3))
+    running = launch(two_steady())
+
+    switched = running.admin.post("/scenarios", json={"scenario": "stop_spending", "campaign_ids": [7]})
+    clock.set(est(6))
+    stalled = today_rows(running)
+    status = {c["id"]: c["status"] for c in running.api.get("/adv/campaigns").json()["result"]}
+    running.admin.post("/scenarios", json={"scenario": "normal", "campaign_ids": [7]})
+    clock.set(est(9))
+
+    assert switched.status_code == 200 and switched.json()["campaign_ids"] == [7]
+    assert (stalled[7]["spent"], stalled[8]["spent"]) == (25.0, 50.0)
+    assert status == {7: WORKING, 8: WORKING}
+    assert today_rows(running)[7]["spent"] == 50.0  # three more hours at 200 a day once it is back
+
+
+def test_a_spike_spends_factor_times_the_rate_for_its_hours(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(3))
+    running = launch(two_steady())
+
+    running.admin.post("/scenarios", json={"scenario": "spike", "campaign_ids": [8], "factor": 6, "hours": 1})
+    clock.set(est(5))
+
+    # 3 h at 200 a day (25), 1 h at 1,200 a day (50), 1 h at 200 a day (8.333).
+    assert (today_rows(running)[7]["spent"], today_rows(running)[8]["spent"]) == (41.666, 83.333)
+
+
+def test_conversions_that_stop_leave_spend_flowing(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(3))
+    running = launch(two_steady())
+
+    everyone = running.admin.post("/scenarios", json={"scenario": "stop_conversions"})
+    clock.set(est(6))
+    rows = today_rows(running)
+
+    assert everyone.json()["campaign_ids"] == [7, 8]
+    assert [(r["spent"], r["conversions"]) for r in rows.values()] == [(50.0, 2), (50.0, 2)]  # 25 spent by 03:00
+
+
+def test_the_platform_s_own_pause_shows_status_7_then_lifts(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(3))
+    running = launch(two_steady())
+
+    running.admin.post("/scenarios", json={"scenario": "platform_pause", "campaign_ids": [7], "hours": 2})
+    clock.set(est(4))
+    paused = running.api.get("/adv/campaigns/7").json()["status"]
+    paused_list = [c["id"] for c in running.api.get("/adv/campaigns", params={"status[]": PAUSED}).json()["result"]]
+    play = running.api.put("/adv/campaigns/play", json={"campaign_ids": [7]})
+    still = running.api.get("/adv/campaigns/7").json()["status"]
+    clock.set(est(6))
+
+    assert (paused, paused_list, play.status_code, still) == (PAUSED, [7], 200, PAUSED)
+    assert running.api.get("/adv/campaigns/7").json()["status"] == WORKING
+    assert today_rows(running)[7]["spent"] == 33.333  # 4 of the 6 hours spending at 200 a day
+
+
+def test_moderation_rejects_a_campaign_which_then_cannot_be_played(launch: Launch, clock: ManualClock) -> None:
+    clock.set(est(3))
+    running = launch(two_steady())
+
+    running.admin.post("/scenarios", json={"scenario": "reject", "campaign_ids": [8]})
+    clock.set(est(6))
+    play = running.api.put("/adv/campaigns/play", json={"campaign_ids": [7, 8]})
+
+    assert running.api.get("/adv/campaigns/8").json()["status"] == REJECTED
+    assert today_rows(running)[8]["spent"] == 25.0
+    assert play.status_code == 400 and play.json() == {"campaign_ids": ["Campaign 8 is rejected."]}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"scenario": "earthquake"}, 400),
+        ({"scenario": "spike", "campaign_ids": "7"}, 400),
+        ({"scenario": "spike", "campaign_ids": [4242]}, 404),
+        ({"scenario": "spike", "hours": -1}, 400),
+        ({"scenario": "spike", "factor": "lots"}, 400),
+    ],
+)
+def test_a_bad_scenario_is_refused_and_changes_nothing(launch: Launch, body: dict, status: int) -> None:
+    running = launch(two_steady())
+
+    answer = running.admin.post("/scenarios", json=body)
+
+    assert answer.status_code == status and answer.json()["errors"]
+    assert running.state.account.episodes == {}
+
+
+def test_play_and_stop_refuse_campaigns_they_cannot_move_and_change_none(launch: Launch) -> None:
+    campaigns = [Campaign(id=1, status=PAUSED), Campaign(id=2, status=COMPLETED), Campaign(id=3, status=1)]
+    running = launch(Account(campaigns=campaigns))
+
+    play = running.api.put("/adv/campaigns/play", json={"campaign_ids": [1, 3]})
+    stop = running.api.put("/adv/campaigns/stop", json={"campaign_ids": [1, 2]})
+    not_a_list = running.api.put("/adv/campaigns/stop", json={"campaign_ids": 1})
+    not_json = running.api.put("/adv/campaigns/stop", content=b"campaign_ids=1")
+
+    assert play.json() == {"campaign_ids": ["Campaign 3 is a draft."]}
+    assert stop.json() == {"campaign_ids": ["Campaign 2 is completed."]}
+    assert [a.status_code for a in (play, stop, not_a_list, not_json)] == [400] * 4
+    assert {c.id: c.status for c in running.state.account.campaigns.values()} == {1: PAUSED, 2: COMPLETED, 3: 1}
 
 
 def test_speed_clock_runs_faster_than_real_time() -> None:
@@ -785,6 +973,8 @@ def test_state_round_trips_through_json_with_money_as_strings(tmp_path: Path) ->
     account = steady_account(balance_since=NOON)
     account.record(7, date(2025, 9, 1), spent="3.5", impressions=10, conversions=1)
     account.update(7, NOON + timedelta(hours=1), limit_daily_amount=Decimal("42.5"))
+    account.begin(7, "spike", NOON + timedelta(hours=2), hours=1, factor=Decimal(3))
+    account.begin(7, "stall", NOON + timedelta(hours=4))
     path = tmp_path / "state.json"
 
     account.save(path)
@@ -793,6 +983,7 @@ def test_state_round_trips_through_json_with_money_as_strings(tmp_path: Path) ->
 
     assert saved["balance"] == "500.00" and saved["campaigns"][0]["limit_daily_amount"] == "42.50"
     assert loaded.to_state() == account.to_state()
+    assert loaded.episodes == account.episodes and len(saved["episodes"]["7"]) == 2
     later = NOON + timedelta(hours=6)
     assert loaded.day_stats(7, later.date(), later) == account.day_stats(7, later.date(), later)
     assert loaded.balance_at(later) == account.balance_at(later)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import core.store.ledger_tables  # noqa: F401  (its tables join Base.metadata)
 from core.store.tables import Base
 
 config = context.config
