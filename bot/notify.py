@@ -65,12 +65,22 @@ class Notifier:
         return await self.post(self.settings.channel, render.api_error(exc, doing=doing))
 
     async def tell_alerts(self, order: Sequence[str] = ()) -> None:
-        """Announces what the channel has not heard of the alerts; what Slack refuses is tried again later."""
+        """Tells what the channel has not heard of the alerts: new ones in one message, changes in its thread.
 
-        async def post(change: AlertChange) -> bool:
-            return await self.post(self.settings.alerts_to, render.alert(change)) is not None
+        What Slack refuses is tried again by the next check; in the quiet hours only critical alerts go out.
+        """
+        channel = self.settings.alerts_to
 
-        await self.service.tell_alerts(post, order)
+        async def announce(changes: list[AlertChange]) -> tuple[str, str] | None:
+            message = render.alert(changes[0]) if len(changes) == 1 else render.alert_digest(changes)
+            ts = await self.post(channel, message)
+            return (channel, ts) if ts and channel else None
+
+        async def follow_up(change: AlertChange, channel: str, ts: str) -> bool:
+            return await self.post(channel, {**render.alert(change, in_thread=True), "thread_ts": ts}) is not None
+
+        quiet = self.settings.is_quiet(self.service.clock())
+        await self.service.tell_alerts(announce, follow_up, order, quiet=quiet)
 
     async def tell_proposals(self) -> None:
         """Posts new proposals and redraws messages behind their proposal's state, once across replicas."""

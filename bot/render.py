@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
+    Option,
+    OverflowMenuElement,
     Block,
     ButtonElement,
     ContextBlock,
@@ -23,7 +26,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.basic_components import ConfirmObject
 from slack_sdk.models.views import View
 
-from core.alerts import AlertChange, ChangeKind
+from core.alerts import Alert, AlertChange, ChangeKind
 from core.errors import PropellerAdsError
 from core.health import HealthReport
 from core.money import fmt_days, fmt_money, fmt_percent
@@ -181,12 +184,67 @@ def campaign_pick_list(lookup: CampaignLookup) -> Message:
 # --- alerts and checks -------------------------------------------------------------------------
 
 
-def alert(change: AlertChange) -> Message:
+ALERT_MENU = "alert_menu"
+SNOOZES = {"snooze_1h": "Snooze 1 h", "snooze_4h": "Snooze 4 h", "snooze_tomorrow": "Snooze until tomorrow", "acknowledge": "Acknowledge"}
+SEVERITY_WORDS = {3: "Critical", 2: "Serious", 1: "Warning"}
+
+
+def _alert_menu(key: str) -> OverflowMenuElement:
+    """Snooze and Acknowledge for one alert; the option's value names the choice and the alert."""
+    return OverflowMenuElement(
+        action_id=ALERT_MENU,
+        options=[Option(text=label, value=f"{choice}|{key}"[:150]) for choice, label in SNOOZES.items()],
+    )
+
+
+def read_alert_choice(value: str) -> tuple[str, str] | None:
+    """(choice, alert key) from a menu option, or None for a value the menu never sends."""
+    choice, _, key = value.partition("|")
+    return (choice, key) if choice in SNOOZES and key else None
+
+
+def _alert_line(change: AlertChange) -> tuple[str, str]:
+    """(plain text, mrkdwn) of one alert change."""
     if change.kind is ChangeKind.RESOLVED:
-        return _message(f"Resolved: {escape(change.summary)}", [_section(f":white_check_mark: *Resolved:* {escape(change.summary)}")])
+        return f"Resolved: {escape(change.summary)}", f":white_check_mark: *Resolved:* {escape(change.summary)}"
     icon = SEVERITY_ICON.get(change.severity, ":warning:")
-    head = "Worse" if change.kind is ChangeKind.WORSENED else "Needs attention"
-    return _message(f"{head}: {escape(change.summary)}", [_section(f"{icon} *{head}:* {escape(change.summary)}")])
+    head = {ChangeKind.WORSENED: "Worse", ChangeKind.RETURNED: "Back again"}.get(change.kind, "Needs attention")
+    return f"{head}: {escape(change.summary)}", f"{icon} *{head}:* {escape(change.summary)}"
+
+
+def alert(change: AlertChange, *, in_thread: bool = False) -> Message:
+    """One alert change; an alert that holds carries its Snooze / Acknowledge menu."""
+    text, line = _alert_line(change)
+    menu = None if change.kind is ChangeKind.RESOLVED else _alert_menu(change.key)
+    return _message(text, [_section(line, accessory=menu) if menu else _section(line)])
+
+
+def alert_digest(changes: Sequence[AlertChange]) -> Message:
+    """Several new alerts of one check in one message, the most severe first, each with its menu."""
+    ordered = sorted(changes, key=lambda c: -c.severity)
+    blocks: list[Block] = [_section(f":rotating_light: *{len(changes)} alerts need attention*")]
+    for severity in sorted({c.severity for c in ordered}, reverse=True):
+        blocks.append(_context(f"*{SEVERITY_WORDS.get(severity, 'Warning')}*"))
+        for change in (c for c in ordered if c.severity == severity):
+            _, line = _alert_line(change)
+            blocks.append(_section(line, accessory=_alert_menu(change.key)) if change.kind is not ChangeKind.RESOLVED else _section(line))
+    text = f"{len(changes)} alerts need attention:" + "".join(f"\n• {escape(c.summary)}" for c in ordered)
+    return _message(_clip(text, MAX_SECTION_TEXT), blocks)
+
+
+def alerts_redrawn(alerts: Sequence[Alert], now: datetime, zone: tzinfo) -> Message:
+    """An alert message again after a snooze or an acknowledgement: each alert as it stands, and who did what."""
+    blocks: list[Block] = []
+    for a in alerts:
+        change = AlertChange(ChangeKind.RAISED if a.active else ChangeKind.RESOLVED, a.key, a.severity, a.summary)
+        _, line = _alert_line(change)
+        blocks.append(_section(line, accessory=_alert_menu(a.key)) if a.active else _section(line))
+        if a.snoozed(now):
+            blocks.append(_context(f":zzz: Snoozed until {a.snoozed_until.astimezone(zone):%a %H:%M} by {_who(a.snoozed_by)}"))  # type: ignore[union-attr]
+        if a.acknowledged_by:
+            blocks.append(_context(f":eyes: Acknowledged by {_who(a.acknowledged_by)}"))
+    text = "; ".join(_alert_line(AlertChange(ChangeKind.RAISED if a.active else ChangeKind.RESOLVED, a.key, a.severity, a.summary))[0] for a in alerts)
+    return _message(_clip(text, MAX_SECTION_TEXT), blocks)
 
 
 def check_done(result: CheckResult, user: str | None = None) -> Message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +36,17 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
 
 
+def quiet_span(text: str) -> tuple[time, time]:
+    """`22:00-07:00` as two times of day."""
+    try:
+        first, last = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a span of hours like 22:00-07:00") from None
+    if first == last:
+        raise ValueError(f"{text!r} starts and ends at the same time")
+    return first, last
+
+
 class Settings(BaseSettings):
     """Everything the bot is told. Environment variables win over the TOML file at BUDGET_BOT_CONFIG."""
 
@@ -59,6 +70,8 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     database_url: str = DEFAULT_DATABASE_URL
     summary_time: time = time(9, 0)
+    quiet_hours: str | None = None
+    """`22:00-07:00` in `timezone`: only critical alerts are told then; the rest wait until it ends."""
     check_interval_minutes: int = Field(15, ge=1, le=1440)
     proposal_ttl_hours: int = Field(24, ge=1, le=24 * 14)
     api_timeout_seconds: float = Field(15.0, gt=0, le=300)
@@ -104,6 +117,13 @@ class Settings(BaseSettings):
             raise ValueError("only SQLite (sqlite:///path.db) and PostgreSQL (postgresql://…) are supported")
         return value
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value:
+            quiet_span(value)  # raises ValueError with the reason
+        return value or None
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -127,6 +147,14 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def is_quiet(self, at: datetime) -> bool:
+        """Whether `at` falls in the quiet hours (which may span midnight)."""
+        if not self.quiet_hours:
+            return False
+        start, end = quiet_span(self.quiet_hours)
+        local = at.astimezone(self.zone).time()
+        return start <= local < end if start <= end else local >= start or local < end
 
     @property
     def ad_day(self) -> AdDay:

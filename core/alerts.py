@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
@@ -30,8 +31,14 @@ class Condition:
 
 class ChangeKind(str, Enum):
     RAISED = "raised"
+    RETURNED = "returned"
+    """Raised again soon after it resolved: a flapping condition, told in its first message's thread."""
     WORSENED = "worsened"
     RESOLVED = "resolved"
+
+
+FLAPPING_WINDOW = timedelta(hours=1)
+"""A condition back within this long of resolving is not announced to the channel again."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +49,29 @@ class AlertChange:
     summary: str
 
 
-class PreviousAlert:
-    """What the store remembers of an alert; any object with these attributes will do."""
+@dataclass(frozen=True)
+class Alert:
+    """An alert as the store remembers it: the condition, and what the channel was told of it."""
 
     key: str
     severity: int
     active: bool
     summary: str
-    told_severity: int | None
-    told_active: bool | None
+    raised_at: datetime
+    updated_at: datetime
+    cleared_at: datetime | None
+    told_severity: int | None = None
+    told_active: bool | None = None
+    """What the channel last heard: None when it heard nothing of this alert yet."""
+    message_channel: str | None = None
+    message_ts: str | None = None
+    """The message that first told it; later changes go to its thread."""
+    snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
+    acknowledged_by: str | None = None
+
+    def snoozed(self, now: datetime) -> bool:
+        return self.snoozed_until is not None and self.snoozed_until > now
 
 
 def conditions_of(report: HealthReport, low_balance_days: Decimal) -> list[Condition]:
@@ -95,7 +116,7 @@ def write_denied(detail: str) -> Condition:
 
 
 def diff(
-    previous: Mapping[str, PreviousAlert], current: Iterable[Condition], *, judged: Iterable[str] | None = None
+    previous: Mapping[str, Alert], current: Iterable[Condition], *, judged: Iterable[str] | None = None
 ) -> list[AlertChange]:
     """What to tell the channel: new conditions, worse ones, and cleared ones.
 
@@ -117,18 +138,20 @@ def diff(
     return changes
 
 
-def untold(alert: PreviousAlert) -> bool:
+def untold(alert: Alert) -> bool:
     """The channel has not heard the alert as it stands (nothing to hear of one that never held)."""
     if not alert.active and not alert.told_active:
         return False
     return (alert.severity, alert.active) != (alert.told_severity, alert.told_active)
 
 
-def to_tell(alert: PreviousAlert) -> AlertChange | None:
+def to_tell(alert: Alert) -> AlertChange | None:
     """What to announce of an untold alert; None when the change is not news (it only got better)."""
     told_active = bool(alert.told_active)
     if alert.active and not told_active:
-        return AlertChange(ChangeKind.RAISED, alert.key, alert.severity, alert.summary)
+        back_soon = alert.cleared_at is not None and alert.raised_at - alert.cleared_at < FLAPPING_WINDOW
+        kind = ChangeKind.RETURNED if back_soon and alert.message_ts else ChangeKind.RAISED
+        return AlertChange(kind, alert.key, alert.severity, alert.summary)
     if alert.active and alert.severity > (alert.told_severity or 0):
         return AlertChange(ChangeKind.WORSENED, alert.key, alert.severity, alert.summary)
     if not alert.active and told_active:

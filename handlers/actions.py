@@ -1,7 +1,8 @@
-"""Proposal buttons: Approve, Reject and Edit amount."""
+"""Buttons and menus: a proposal's Approve, Reject and Edit amount; an alert's Snooze and Acknowledge."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -16,6 +17,7 @@ def register(app: AsyncApp) -> None:
     app.action(render.APPROVE)(approve)
     app.action(render.REJECT)(reject)
     app.action(render.EDIT)(edit)
+    app.action(render.ALERT_MENU)(alert_menu)
 
 
 def _bound(body: dict[str, Any]) -> tuple[int, int | None] | None:
@@ -84,3 +86,41 @@ async def edit(ack: Any, body: dict[str, Any], respond: Any, context: Any, clien
         await _tell(respond, render.notice(f"{(opened.error or 'This proposal is no longer pending.').rstrip('.')}; nothing was changed."))
     else:
         await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(opened.proposal))
+
+
+SNOOZE_FOR = {"snooze_1h": timedelta(hours=1), "snooze_4h": timedelta(hours=4)}
+
+
+def snooze_end(choice: str, now: datetime, zone: Any) -> datetime | None:
+    """When a snooze chosen now ends (the next midnight in the team's zone for "until tomorrow"); None to acknowledge."""
+    if choice in SNOOZE_FOR:
+        return now + SNOOZE_FOR[choice]
+    if choice == "snooze_tomorrow":
+        local = now.astimezone(zone)
+        return datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=zone)
+    return None
+
+
+@answer_failures("snooze the alert")
+async def alert_menu(ack: Any, body: dict[str, Any], respond: Any, context: Any, client: Any) -> None:
+    """Anyone in the channel may snooze or acknowledge an alert; the message then says who did."""
+    await ack()
+    ctx = budget(context)
+    try:
+        picked = render.read_alert_choice(body["actions"][0]["selected_option"]["value"])
+    except (KeyError, IndexError, TypeError):
+        picked = None
+    user = (body.get("user") or {}).get("id", "")
+    if picked is None:
+        await _tell(respond, render.notice("That menu does not name an alert I know; nothing was changed."))
+        return
+    choice, key = picked
+    now = ctx.service.clock()
+    alerts = await ctx.service.snooze_alert(key, user, snooze_end(choice, now, ctx.settings.zone))
+    if not alerts:
+        await _tell(respond, render.notice("That alert is no longer kept; nothing was changed."))
+        return
+    channel = (body.get("channel") or {}).get("id") or alerts[0].message_channel
+    ts = (body.get("container") or {}).get("message_ts") or alerts[0].message_ts
+    if channel and ts:
+        await ctx.notifier.update(channel, ts, render.alerts_redrawn(alerts, now, ctx.settings.zone), what=f"alert {key}")

@@ -20,7 +20,7 @@ from core.policy import (
 )
 from core.proposals import TELLING_HOLD
 from core.snapshot import trailing_window
-from core.store.store import Alert
+from core.alerts import Alert
 from core.service.values import CheckResult
 from core.service.reads import ServiceParts
 
@@ -115,27 +115,61 @@ class HealthChecks(ServiceParts):
         return result
 
 
-    async def tell_alerts(self, post: Callable[[AlertChange], Awaitable[bool]], order: Sequence[str] = ()) -> None:
-        """Announces every alert change the channel has not heard, once across replicas; a failed post is retried later.
+    async def tell_alerts(
+        self,
+        announce: Callable[[list[AlertChange]], Awaitable[tuple[str, str] | None]],
+        follow_up: Callable[[AlertChange, str, str], Awaitable[bool]],
+        order: Sequence[str] = (),
+        *,
+        quiet: bool = False,
+    ) -> None:
+        """Tells the channel every alert change it has not heard, once across replicas, without spam.
 
+        New alerts go out together in one message (`announce`: one alert alone, several as a digest);
+        a change of an alert already told (worse, resolved, back soon after resolving) goes to the
+        thread of its first message (`follow_up`). A snoozed alert waits for its snooze to end; while
+        `quiet`, only critical ones are told. What Slack refuses stays untold for the next check.
         `order` lists keys in the order a check found them (the worst campaigns first); the rest follow,
         the account's before the campaigns'.
         """
         now = self.clock()
         rank = {key: i for i, key in enumerate(order)}
+        first_told: list[tuple[Alert, AlertChange]] = []
         for alert in sorted((await self.store.alerts()).values(), key=lambda a: (rank.get(a.key, len(rank)), ":" in a.key, a.key)):
-            if not alert_rules.untold(alert):
+            if not alert_rules.untold(alert) or alert.snoozed(now):
                 continue
             claimed = await self.store.claim_alert_telling(alert.key, now, now + TELLING_HOLD)
             if claimed is None:
-                continue  # another process is announcing it
-            told: tuple[int, bool] | None = None
-            try:
-                change = alert_rules.to_tell(claimed)
-                if change is None or await post(change):
-                    told = (claimed.severity, claimed.active)
-            finally:
-                await self.store.alert_told(claimed.key, told)
+                continue  # another process is telling it
+            change = alert_rules.to_tell(claimed)
+            if change is None:  # only better: nothing to say
+                await self.store.alert_told(claimed.key, (claimed.severity, claimed.active))
+            elif quiet and change.severity < alert_rules.CRITICAL:
+                await self.store.alert_told(claimed.key, None)
+            elif change.kind is ChangeKind.RAISED or not claimed.message_channel or not claimed.message_ts:
+                first_told.append((claimed, change))
+            else:
+                told = False
+                try:
+                    told = await follow_up(change, claimed.message_channel, claimed.message_ts)
+                finally:
+                    await self.store.alert_told(claimed.key, (claimed.severity, claimed.active) if told else None)
+        if not first_told:
+            return
+        where: tuple[str, str] | None = None
+        try:
+            where = await announce([change for _, change in first_told])
+        finally:
+            for claimed, _ in first_told:
+                told = (claimed.severity, claimed.active) if where else None
+                await self.store.alert_told(claimed.key, told, message=where)
+
+    async def snooze_alert(self, key: str, user: str, until: datetime | None) -> list[Alert]:
+        """Snoozes an alert until a time, or (None) acknowledges it; the alerts of its message, to redraw it."""
+        alert = await self.store.snooze_alert(key, user, until)
+        if alert is None or not alert.message_channel or not alert.message_ts:
+            return [alert] if alert else []
+        return await self.store.alerts_in_message(alert.message_channel, alert.message_ts)
 
     async def _guardrail_budget(self, report: HealthReport, now: datetime) -> GuardrailBudget:
         return GuardrailBudget(

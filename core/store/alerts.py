@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.alerts import Alert
 from core.store.database import Database
 from core.store.tables import AlertRow
-
-
-@dataclass(frozen=True)
-class Alert:
-    key: str
-    severity: int
-    active: bool
-    summary: str
-    raised_at: datetime
-    updated_at: datetime
-    cleared_at: datetime | None
-    told_severity: int | None = None
-    told_active: bool | None = None
-    """What the channel last heard: None when it heard nothing of this alert yet."""
 
 
 class AlertRecords(Database):
@@ -51,8 +37,8 @@ class AlertRecords(Database):
                 if row.updated_at != expected.updated_at:
                     return False
                 if active and not row.active:
-                    row.raised_at = now
-                    row.cleared_at = None
+                    row.raised_at = now  # cleared_at stays: a return soon after it is a flapping condition
+                    row.acknowledged_by = None
                 if not active and row.active:
                     row.cleared_at = now
                 # The stamp must move even on a frozen test clock, or a second writer would match it.
@@ -67,17 +53,46 @@ class AlertRecords(Database):
         row = await self.claim_telling_of(AlertRow, key, now, until)
         return None if row is None else _alert(row)
 
-    async def alert_told(self, key: str, told: tuple[int, bool] | None) -> None:
-        """Records what the channel heard (severity, holding) and releases the claim; None: nothing got through."""
+    async def alert_told(
+        self, key: str, told: tuple[int, bool] | None, *, message: tuple[str, str] | None = None
+    ) -> None:
+        """Records what the channel heard (severity, holding) and releases the claim; None: nothing got through.
+
+        `message` is the (channel, ts) of a first telling, where later changes are threaded.
+        """
         values: dict[str, Any] = {"telling_until": None}
         if told is not None:
             values.update(told_severity=told[0], told_active=told[1])
+        if message is not None:
+            values.update(message_channel=message[0], message_ts=message[1])
         async with self.session() as s, s.begin():
             await s.execute(update(AlertRow).where(AlertRow.key == key).values(**values))
+
+    async def snooze_alert(self, key: str, user: str, until: datetime | None) -> Alert | None:
+        """Snoozes an alert until a time (None: acknowledges it instead); None when no such alert."""
+        values: dict[str, Any] = (
+            {"snoozed_until": until, "snoozed_by": user} if until is not None else {"acknowledged_by": user}
+        )
+        async with self.session() as s, s.begin():
+            result = await s.execute(update(AlertRow).where(AlertRow.key == key).values(**values))
+            if result.rowcount != 1:
+                return None
+            row = await s.get(AlertRow, key, populate_existing=True)
+            return None if row is None else _alert(row)
+
+    async def alerts_in_message(self, channel: str, ts: str) -> list[Alert]:
+        async with self.session() as s:
+            rows = await s.scalars(
+                select(AlertRow)
+                .where(AlertRow.message_channel == channel, AlertRow.message_ts == ts)
+                .order_by(AlertRow.severity.desc(), AlertRow.key)
+            )
+            return [_alert(r) for r in rows]
 
 
 def _alert(row: AlertRow) -> Alert:
     return Alert(
         row.key, row.severity, row.active, row.summary, row.raised_at, row.updated_at, row.cleared_at,
-        row.told_severity, row.told_active,
+        row.told_severity, row.told_active, row.message_channel, row.message_ts, row.snoozed_until,
+        row.snoozed_by, row.acknowledged_by,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.store.alerts import Alert, AlertRecords
+from core.alerts import Alert
+from core.store.alerts import AlertRecords
 from core.store.audit import AuditLog, audit_of, audit_row
 from core.store.database import normalize_url
 from core.store.proposals import ApprovalUnit, ProposalRecords, SaveOutcome, proposal_of

@@ -143,6 +143,12 @@ class AlertRow(Base):
     told_active: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     telling_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     """A process is announcing it until then: nobody else announces it meanwhile."""
+    message_channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message_ts: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The message that first told it (alone or in a digest); later changes are told in its thread."""
+    snoozed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    snoozed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class JobRunRow(Base):

@@ -160,11 +160,12 @@ def test_two_processes_on_postgresql_post_one_summary_per_fire_time(
     summary = (
         "Daily budget summary: balance 1,000.00, runway 3.7 days, total daily budget 350.00, 1 campaign(s) at risk"
     )
-    alerts = [
-        "Needs attention: Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget.",
-        "Needs attention: Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.",
-    ]
-    assert Counter(posted) == Counter({summary: 3, alerts[0]: 1, alerts[1]: 1, **PROPOSALS})
+    alerts = (
+        "2 alerts need attention:\n"
+        "• Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.\n"
+        "• Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget."
+    )
+    assert Counter(posted) == Counter({summary: 3, alerts: 1, **PROPOSALS})
     assert len(stack.requests("GET", "/adv/balance")) == 4  # three summaries and one check, no more
 
     with psycopg.connect(postgres_url, autocommit=True) as db:

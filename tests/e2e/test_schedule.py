@@ -57,7 +57,17 @@ def check_now(stack: Stack, clock: ManualClock, *, balance: str | None = None) -
         stack.sandbox.account.set_balance(balance, at)
     before = len(channel(stack))
     assert fire(stack, CHECK, at) is True
-    return [m.text for m in channel(stack)[before:]]
+    return told(channel(stack)[before:])
+
+
+def told(messages: list[Message]) -> list[str]:
+    """The texts posted, a reply in a thread marked "↳ "."""
+    return [("↳ " if m.thread_ts else "") + m.text for m in messages]
+
+
+LOW_1000 = "Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget."
+RISK_102_1000 = "Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance."
+RAISED_1000 = f"2 alerts need attention:\n• {RISK_102_1000}\n• {LOW_1000}"  # the most severe first
 
 
 # --- the daily summary -------------------------------------------------------------------------
@@ -100,10 +110,7 @@ def test_the_scheduler_runs_the_jobs_at_the_clock_time(stack: Stack, clock: Manu
     stack.sandbox.account.set_balance("1000.00", clock())
     stack.on_bot(stack.runtime.jobs.run_check)
     stack.on_bot(stack.runtime.jobs.run_check)
-    assert [m.text for m in channel(stack)[1:]] == [
-        "Needs attention: Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget.",
-        "Needs attention: Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.",
-    ]
+    assert told(channel(stack)[1:]) == [RAISED_1000]
     assert len(stack.requests("GET", "/adv/balance")) == 2  # one summary, one check: the second fire did nothing
 
 
@@ -157,52 +164,55 @@ def test_replicas_with_clocks_a_little_apart_name_the_same_slot() -> None:
 
 
 def test_low_balance_is_raised_once_worsens_and_resolves(stack: Stack, clock: ManualClock) -> None:
+    """New alerts of a check go out in one message; later changes of each go to the thread of the message that told it."""
     assert check_now(stack, clock) == []  # 5,000.00: nothing needs attention
 
     # 1,000.00 covers 1000 / 350 = 2.8 days: a warning; 102's 200.00 is 20% of it: HIGH.
-    raised = [
-        "Needs attention: Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget.",
-        "Needs attention: Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.",
-    ]
-    assert check_now(stack, clock, balance="1000.00") == raised
+    assert check_now(stack, clock, balance="1000.00") == [RAISED_1000]
+    first = channel(stack)[-1]
     assert check_now(stack, clock) == []
     assert check_now(stack, clock) == []
 
     # 400.00 covers 1.1 days (under 1.5: serious); runway 400 / 265 = 1.5 days; 101 (25%) and 103 (12.5%) join 102.
     assert check_now(stack, clock, balance="400.00") == [
-        "Worse: Balance 400.00 covers 1.1 days of the 350.00 total daily budget.",
-        "Needs attention: At the last 7 days' spend the balance runs out in 1.5 days.",
-        "Needs attention: Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, HIGH risk against the 400.00 balance.",
-        "Needs attention: Steady FR (103) has a daily budget of 50.00, HIGH risk against the 400.00 balance.",
+        "↳ Worse: Balance 400.00 covers 1.1 days of the 350.00 total daily budget.",
+        "3 alerts need attention:\n"
+        "• Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, HIGH risk against the 400.00 balance.\n"
+        "• Steady FR (103) has a daily budget of 50.00, HIGH risk against the 400.00 balance.\n"
+        "• At the last 7 days' spend the balance runs out in 1.5 days.",
     ]
+    assert channel(stack)[-2].thread_ts == first.ts
     assert check_now(stack, clock) == []
 
     # 150.00 is less than 102's daily budget: CRITICAL.
     worse = check_now(stack, clock, balance="150.00")
     assert worse == [
-        "Worse: Balance 150.00 covers 0.4 days of the 350.00 total daily budget.",
-        "Worse: At the last 7 days' spend the balance runs out in 0.5 days.",
-        "Worse: Loser DE (102) has a daily budget of 200.00, CRITICAL risk against the 150.00 balance.",
+        "↳ Worse: Balance 150.00 covers 0.4 days of the 350.00 total daily budget.",
+        "↳ Worse: At the last 7 days' spend the balance runs out in 0.5 days.",
+        "↳ Worse: Loser DE (102) has a daily budget of 200.00, CRITICAL risk against the 150.00 balance.",
     ]
     severities = [m.blocks[0]["text"]["text"].split(" ")[0] for m in channel(stack)[-3:]]
     assert severities == [":red_circle:"] * 3
 
     resolved = check_now(stack, clock, balance="5000.00")
     assert sorted(resolved) == sorted([
-        "Resolved: Balance 150.00 covers 0.4 days of the 350.00 total daily budget.",
-        "Resolved: At the last 7 days' spend the balance runs out in 0.5 days.",
-        "Resolved: Loser DE (102) has a daily budget of 200.00, CRITICAL risk against the 150.00 balance.",
-        "Resolved: Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, HIGH risk against the 150.00 balance.",
-        "Resolved: Steady FR (103) has a daily budget of 50.00, HIGH risk against the 150.00 balance.",
+        "↳ Resolved: Balance 150.00 covers 0.4 days of the 350.00 total daily budget.",
+        "↳ Resolved: At the last 7 days' spend the balance runs out in 0.5 days.",
+        "↳ Resolved: Loser DE (102) has a daily budget of 200.00, CRITICAL risk against the 150.00 balance.",
+        "↳ Resolved: Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, HIGH risk against the 150.00 balance.",
+        "↳ Resolved: Steady FR (103) has a daily budget of 50.00, HIGH risk against the 150.00 balance.",
     ])
     assert check_now(stack, clock) == []
-    # Low again later: a new alert, raised afresh.
-    assert check_now(stack, clock, balance="1000.00") == raised
+    # Low again a quarter of an hour after resolving: flapping, told in the thread, not to the channel.
+    assert check_now(stack, clock, balance="1000.00") == [f"↳ Back again: {LOW_1000}", f"↳ Back again: {RISK_102_1000}"]
+    assert check_now(stack, clock, balance="5000.00") == [f"↳ Resolved: {LOW_1000}", f"↳ Resolved: {RISK_102_1000}"]
+    # Low again more than an hour after it resolved: news again, in a new message.
+    clock.advance(timedelta(hours=1))
+    assert check_now(stack, clock, balance="1000.00") == [RAISED_1000]
 
 
 def test_token_refused_alert_once_then_resolved_without_touching_other_alerts(stack: Stack, clock: ManualClock) -> None:
-    low = "Needs attention: Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget."
-    assert check_now(stack, clock, balance="1000.00")[0] == low
+    assert check_now(stack, clock, balance="1000.00") == [RAISED_1000]
 
     stack.sandbox.token = "revoked"
     refused = check_now(stack, clock)
@@ -214,18 +224,14 @@ def test_token_refused_alert_once_then_resolved_without_touching_other_alerts(st
     assert check_now(stack, clock) == []
 
     stack.sandbox.token = stack.settings.propellerads_api_token.get_secret_value()
-    assert check_now(stack, clock) == [refused[0].replace("Needs attention:", "Resolved:")]
+    assert check_now(stack, clock) == ["↳ " + refused[0].replace("Needs attention:", "Resolved:")]
     assert check_now(stack, clock) == []  # the low balance was never forgotten, so it is not raised again
 
 
 def test_a_restart_neither_repeats_nor_forgets_alerts_or_runs(tmp_path: Path, clock: ManualClock) -> None:
-    raised = [
-        "Needs attention: Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget.",
-        "Needs attention: Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.",
-    ]
     with running_stack(tmp_path, clock=clock, rules=[], **SCHEDULE) as first:
         assert fire(first, SUMMARY, MORNING) is True
-        assert check_now(first, clock, balance="1000.00") == raised
+        assert check_now(first, clock, balance="1000.00") == [RAISED_1000]
         last_check = clock()
 
     # A new process on the same SQLite file (the account at the sandbox is unchanged: balance 1,000.00).
@@ -236,7 +242,7 @@ def test_a_restart_neither_repeats_nor_forgets_alerts_or_runs(tmp_path: Path, cl
         assert channel(second) == []
         assert check_now(second, clock) == []
         assert sorted(check_now(second, clock, balance="5000.00")) == sorted(
-            r.replace("Needs attention:", "Resolved:") for r in raised
+            f"↳ Resolved: {r}" for r in (LOW_1000, RISK_102_1000)
         )
 
 
@@ -261,8 +267,5 @@ def test_a_check_asked_for_while_the_scheduled_one_runs_posts_each_alert_once(st
     stack.slack.sync.wait_for_message(
         lambda m: m.via == "response_url" and m.text.startswith("Health check done"), since=ack.mark
     )
-    alerts = [m.text for m in channel(stack) if m.text.startswith("Needs attention")]
-    assert alerts == [
-        "Needs attention: Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget.",
-        "Needs attention: Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.",
-    ]
+    alerts = [m.text for m in channel(stack) if "need attention" in m.text]
+    assert alerts == [RAISED_1000]

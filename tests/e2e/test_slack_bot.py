@@ -216,13 +216,13 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
         posted = channel_messages(stack)
         assert [m.text for m in posted] == [
             "Budget health check: balance 900.00, runway 3.3 days, total daily budget 350.00, 2 campaign(s) at risk",
-            "Needs attention: Balance 900.00 covers 2.5 days of the 350.00 total daily budget.",
-            "Needs attention: Loser DE (102) has a daily budget of 200.00, HIGH risk against the 900.00 balance.",
-            "Needs attention: Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, "
-            "HIGH risk against the 900.00 balance.",
+            "3 alerts need attention:\n"
+            "• Loser DE (102) has a daily budget of 200.00, HIGH risk against the 900.00 balance.\n"
+            "• Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, HIGH risk against the 900.00 balance.\n"
+            "• Balance 900.00 covers 2.5 days of the 350.00 total daily budget.",
             "Proposal #1: Loser DE daily budget 200.00 → 160.00",
         ]
-        summary, low_balance, at_risk, _, proposal = posted
+        summary, digest, proposal = posted
         assert all(m.channel == CHANNEL and m.via == "chat.postMessage" for m in posted)
         assert header(summary) == "Budget health check"
         assert fields(summary)[:4] == [
@@ -236,10 +236,16 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
             "• *Loser DE* (102): 200.00 a day, 22% of the balance, *HIGH*\n"
             "• *Winner &amp; Co &lt;US&gt;* (101): 100.00 a day, 11% of the balance, *HIGH*"
         )
-        assert sections(low_balance) == [
-            ":large_yellow_circle: *Needs attention:* Balance 900.00 covers 2.5 days of the 350.00 total daily budget."
+        # One message for the check's new alerts, the most severe first, each with Snooze / Acknowledge.
+        assert sections(digest) == [
+            ":rotating_light: *3 alerts need attention*",
+            ":large_orange_circle: *Needs attention:* Loser DE (102) has a daily budget of 200.00, HIGH risk against the 900.00 balance.",
+            ":large_orange_circle: *Needs attention:* Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, HIGH risk against the 900.00 balance.",
+            ":large_yellow_circle: *Needs attention:* Balance 900.00 covers 2.5 days of the 350.00 total daily budget.",
         ]
-        assert sections(at_risk)[0].startswith(":large_orange_circle: *Needs attention:* Loser DE (102)")
+        menus = [b["accessory"] for b in digest.blocks if b.get("accessory")]
+        assert [m["type"] for m in menus] == ["overflow"] * 3
+        assert [o["text"]["text"] for o in menus[0]["options"]] == ["Snooze 1 h", "Snooze 4 h", "Snooze until tomorrow", "Acknowledge"]
         assert sections(proposal)[0] == (
             ":arrow_down: *Proposal #1: Loser DE* (102)\nCPA 150.00 misses the 10.00 target by 1400%."
         )
@@ -436,9 +442,10 @@ def test_two_checks_asked_for_at_once_post_each_alert_once(stack: Stack) -> None
 
     stack.slack.sync.wait_for_message(both_done, since=first.mark)
     posted = [m.text for m in channel_messages(stack)]
-    assert [t for t in posted if t.startswith("Needs attention")] == [
-        "Needs attention: Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget.",
-        "Needs attention: Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.",
+    assert [t for t in posted if "need attention" in t] == [
+        "2 alerts need attention:\n"
+        "• Loser DE (102) has a daily budget of 200.00, HIGH risk against the 1,000.00 balance.\n"
+        "• Balance 1,000.00 covers 2.8 days of the 350.00 total daily budget."
     ]
     assert [t for t in posted if t.startswith("Proposal #")] == [
         "Proposal #1: Loser DE daily budget 200.00 → 160.00",
