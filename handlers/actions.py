@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from core.executor import Outcome
@@ -29,11 +30,11 @@ def _proposal_id(body: dict[str, Any]) -> int | None:
     return proposal_id if 0 < proposal_id < 2**31 else None
 
 
-async def _tell(respond: Any, text: str) -> None:
+async def _tell(respond: AsyncRespond, text: str) -> None:
     await respond(**render.notice(text), response_type="ephemeral", replace_original=False)
 
 
-async def _decide(body: dict[str, Any], respond: Any, context: Any, *, approve: bool) -> None:
+async def _decide(body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext, *, approve: bool) -> None:
     ctx = budget(context)
     proposal_id = _proposal_id(body)
     user = (body.get("user") or {}).get("id", "")
@@ -56,19 +57,21 @@ async def _decide(body: dict[str, Any], respond: Any, context: Any, *, approve: 
 
 
 @answer_failures("approve the proposal")
-async def approve(ack: Any, body: dict[str, Any], respond: Any, context: Any) -> None:
+async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
     await ack()
     await _decide(body, respond, context, approve=True)
 
 
 @answer_failures("reject the proposal")
-async def reject(ack: Any, body: dict[str, Any], respond: Any, context: Any) -> None:
+async def reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
     await ack()
     await _decide(body, respond, context, approve=False)
 
 
 @answer_failures("edit the proposal")
-async def edit(ack: Any, body: dict[str, Any], respond: Any, context: Any, client: Any) -> None:
+async def edit(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
     await ack()
     ctx = budget(context)
     user = (body.get("user") or {}).get("id", "")

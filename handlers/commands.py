@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot import render
 from handlers.common import answer_failures, budget
+from handlers.context import BotContext
 from core.store.tables import PENDING
 
 COMMAND = "/budget"
@@ -18,7 +19,9 @@ def register(app: AsyncApp) -> None:
 
 
 @answer_failures("answer /budget")
-async def budget_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
+async def budget_command(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
     # Ack first and empty: the ad API may take seconds, Slack waits three.
     await ack()
     ctx = budget(context)
@@ -57,7 +60,7 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-async def _history(ctx: Any, query: str) -> dict[str, Any]:
+async def _history(ctx: BotContext, query: str) -> dict[str, Any]:
     store = ctx.service.store
     if not query:
         return render.history(await store.history(limit=20))
