@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notify import Notifier
 from bot.settings import Settings
-from core.service import BudgetService
-
-CONTEXT_KEY = "budget"
-
-
-@dataclass
-class BotContext:
-    """What a listener needs, handed to it as context["budget"]."""
-
-    settings: Settings
-    service: BudgetService
-    notifier: Notifier
+from handlers import register_listeners
+from handlers.context import CONTEXT_KEY, BotContext
 
 
 def make_web_client(settings: Settings) -> AsyncWebClient:
@@ -46,12 +34,9 @@ def create_app(ctx: BotContext, client: AsyncWebClient, *, socket_mode: bool = F
     )
 
     @app.middleware
-    async def hand_over_context(context: Any, next: Any) -> None:  # noqa: A002 - Bolt's name
+    async def hand_over_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002 - Bolt's name
         context[CONTEXT_KEY] = ctx
         await next()
 
-    from handlers import actions, commands, events, views
-
-    for module in (commands, actions, views, events):
-        module.register(app)
+    register_listeners(app)
     return app

@@ -11,13 +11,14 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import BotContext, create_app, make_web_client
+from bot.app import create_app, make_web_client
 from bot.notify import Notifier
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings
 from bot.wiring import make_client
 from core.service import BudgetService, ServiceConfig
 from core.store import Store
+from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
 

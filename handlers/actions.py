@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from core.proposals import Outcome
@@ -29,11 +30,11 @@ def _bound(body: dict[str, Any]) -> tuple[int, int | None] | None:
     return render.read_button_value(value) if isinstance(value, str) else None
 
 
-async def _tell(respond: Any, message: dict[str, Any]) -> None:
+async def _tell(respond: AsyncRespond, message: dict[str, Any]) -> None:
     await respond(**message, response_type="ephemeral", replace_original=False)
 
 
-async def _decide(body: dict[str, Any], respond: Any, context: Any, *, approve: bool) -> None:
+async def _decide(body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext, *, approve: bool) -> None:
     ctx = budget(context)
     bound = _bound(body)
     user = (body.get("user") or {}).get("id", "")
@@ -64,19 +65,21 @@ async def _decide(body: dict[str, Any], respond: Any, context: Any, *, approve: 
 
 
 @answer_failures("approve the proposal", unknown_outcome=True)
-async def approve(ack: Any, body: dict[str, Any], respond: Any, context: Any) -> None:
+async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
     await ack()
     await _decide(body, respond, context, approve=True)
 
 
 @answer_failures("reject the proposal")
-async def reject(ack: Any, body: dict[str, Any], respond: Any, context: Any) -> None:
+async def reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
     await ack()
     await _decide(body, respond, context, approve=False)
 
 
 @answer_failures("edit the proposal")
-async def edit(ack: Any, body: dict[str, Any], respond: Any, context: Any, client: Any) -> None:
+async def edit(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
     await ack()
     ctx = budget(context)
     user = (body.get("user") or {}).get("id", "")
@@ -102,7 +105,7 @@ def snooze_end(choice: str, now: datetime, zone: Any) -> datetime | None:
 
 
 @answer_failures("snooze the alert")
-async def alert_menu(ack: Any, body: dict[str, Any], respond: Any, context: Any, client: Any) -> None:
+async def alert_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
     """Anyone in the channel may snooze or acknowledge an alert; the message then says who did."""
     await ack()
     ctx = budget(context)

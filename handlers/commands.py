@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot import render
 from handlers.common import answer_failures, budget
@@ -17,7 +17,9 @@ def register(app: AsyncApp) -> None:
 
 
 @answer_failures("answer /budget")
-async def budget_command(ack: Any, command: dict[str, Any], respond: Any, context: Any) -> None:
+async def budget_command(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
     # Ack first and empty: the ad API may take seconds, Slack waits three.
     await ack()
     ctx = budget(context)

@@ -7,14 +7,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_bolt.async_app import AsyncBoltContext, AsyncRespond
+
 from bot import render
-from bot.app import CONTEXT_KEY, BotContext
 from core.errors import PropellerAdsError
+from handlers.context import CONTEXT_KEY, BotContext
 
 log = logging.getLogger("handlers")
 
 
-def budget(context: Any) -> BotContext:
+def budget(context: AsyncBoltContext) -> BotContext:
     return context[CONTEXT_KEY]
 
 
@@ -53,7 +55,7 @@ def answer_failures(
     return wrap
 
 
-async def _safe(respond: Callable[..., Awaitable[Any]], message: dict[str, Any]) -> None:
+async def _safe(respond: AsyncRespond, message: dict[str, Any]) -> None:
     try:
         await respond(**message)
     except Exception:  # the response URL itself failed: nothing more can reach the user

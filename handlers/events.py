@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from core.errors import PropellerAdsError
@@ -16,7 +17,7 @@ def register(app: AsyncApp) -> None:
     app.event("app_home_opened")(home_opened)
 
 
-async def home_opened(event: dict[str, Any], context: Any, client: Any) -> None:
+async def home_opened(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
     user = event.get("user")
     if event.get("tab", "home") != "home" or not user:
         return

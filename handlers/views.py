@@ -6,7 +6,8 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from handlers.common import budget
@@ -21,7 +22,9 @@ def register(app: AsyncApp) -> None:
     app.view(render.EDIT_VIEW)(edit_submitted)
 
 
-async def edit_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any, client: Any) -> None:
+async def edit_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
     ctx = budget(context)
     user = (body.get("user") or {}).get("id", "")
     try:
@@ -61,7 +64,7 @@ async def edit_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], c
         await ctx.notifier.show_pending(result.proposal)
 
 
-async def _dm(client: Any, user: str, text: str) -> None:
+async def _dm(client: AsyncWebClient, user: str, text: str) -> None:
     try:
         await client.chat_postMessage(channel=user, **render.notice(text))
     except Exception:

@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.slack.model import Ack
-from sandbox.slack.standin import STANDIN, SlackError, SlackStandIn
+from sandbox.slack.standin import STANDIN, SlackStandIn
+from sandbox.slack.state import SlackError
 
 STATIC = Path(__file__).parent / "static"
 
@@ -56,7 +57,27 @@ async def state(request: web.Request) -> web.Response:
     since = request.query.get("since")
     if since is not None and since.lstrip("-").isdigit():
         await standin.wait_for_change(int(since), LONG_POLL_SECONDS)
-    return web.json_response(standin.page_state(user_id), headers={"Cache-Control": "no-store"})
+    return web.json_response(_page_state(standin, user_id), headers={"Cache-Control": "no-store"})
+
+
+def _page_state(standin: SlackStandIn, user_id: str) -> dict[str, Any]:
+    user = standin.user(user_id)
+    bot = standin.workspace.bot_user
+    home = standin.home(user.id)
+    modal = standin.modal(user.id)
+    return {
+        "revision": standin.revision,
+        "channel": {"id": standin.channel_id, "name": standin.channel_name},
+        "command": standin.command,
+        "bot_ready": bool(standin.bot_url),
+        "user": user.id,
+        "users": [{"id": u.id, "name": u.name, "real_name": u.real_name, "label": u.display} for u in standin.people],
+        "people": {u.id: {"name": u.real_name, "is_bot": u.is_bot} for u in standin.users.values()},
+        "bot": {"id": bot.id, "name": bot.real_name},
+        "messages": [m.to_json() for m in standin.messages(user_id=user.id)],
+        "home": home.to_json() if home else None,
+        "modal": modal.to_json() if modal else None,
+    }
 
 
 async def calls(request: web.Request) -> web.Response:

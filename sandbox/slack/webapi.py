@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.slack.standin import STANDIN, SlackError, SlackStandIn
+from sandbox.slack.standin import STANDIN, SlackStandIn
+from sandbox.slack.state import SlackError
 
 # Fields slack_sdk form-encodes as JSON strings when it does not send a JSON body.
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import CONTEXT_KEY, BotContext
 from bot.runtime import Runtime
 from handlers import actions, commands, events, views
+from handlers.context import CONTEXT_KEY, BotContext
 from sandbox.adplatform import SANDBOX_KEY, Sandbox, SandboxConfig, start_sandbox
 from sandbox.serving import BackgroundServer
 from tests.harness import API_TOKEN, APPROVER, CHANNEL, VIEWER, bot_settings, exact_account

@@ -23,7 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from sandbox.slack import SlackStandIn, create_app, running, signature, standin_of, start_standin
+from sandbox.slack import SlackStandIn, create_app, running, signed_headers, standin_of, start_standin
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
@@ -443,9 +443,18 @@ async def test_forged_stale_and_unsigned_requests_fail_verification(wired, bot):
     }
 
 
-def test_signature_matches_slack_sdk():
-    verifier = SignatureVerifier("s3cret")
-    assert signature("s3cret", "1700000000", b"a=1&b=2") == verifier.generate_signature(timestamp="1700000000", body="a=1&b=2")
+def test_signed_headers_reproduce_slacks_documented_example():
+    """The worked example of Slack's "Verifying requests from Slack" page, header names included."""
+    body = (
+        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        "&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    assert signed_headers("8f742231b10e8888abcd99yyyzzz85a5", body.encode(), timestamp=1531420618) == {
+        "X-Slack-Request-Timestamp": "1531420618",
+        "X-Slack-Signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+    }
 
 
 async def test_a_slow_bot_times_out_like_slack_and_an_absent_one_fails(wired, bot):
