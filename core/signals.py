@@ -330,6 +330,8 @@ def _usual_rate(view: _View, campaign_id: int, since: datetime, until: datetime)
         day = view.today - timedelta(days=back)
         row = view.rows.get(campaign_id, {}).get(day)
         curve = _curve(view, campaign_id, day)
+        if not any(s.day == day for s in view.samples.get(campaign_id, ())):
+            continue  # known only as a whole day: nothing said about its hours
         moved = [view.ad_day.start(day) + (moment - start) for moment in (since, until)]
         begin, end = (_spent_by(curve, moment) for moment in moved)
         if begin is None or end is None:
@@ -359,12 +361,11 @@ def _curve(view: _View, campaign_id: int, day: date) -> list[tuple[datetime, Dec
 
 
 def _spent_by(curve: list[tuple[datetime, Decimal]], moment: datetime) -> Decimal | None:
-    for (before_at, before), (after_at, after) in zip(curve, curve[1:]):
-        if before_at <= moment <= after_at:
-            if after_at == before_at:
-                return after
-            return before + (after - before) * hours_between(before_at, moment) / hours_between(before_at, after_at)
-    return None
+    """The curve's figure at `moment`, read as a step (the ledger keeps a sample only when spend moved, so a
+    long gap between two is a quiet stretch, not a slow one); None past what the curve knows."""
+    if moment > curve[-1][0]:
+        return None
+    return next(spent for at, spent in reversed(curve) if at <= moment)
 
 
 def _spend_without_conversions(view: _View, campaign: CampaignPacing) -> Signal | None:

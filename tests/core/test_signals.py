@@ -141,6 +141,15 @@ def test_without_earlier_samples_a_spike_is_measured_against_the_average_hour() 
     assert codes(signals(book)) == {2: {"SPEND_SPIKE"}}
 
 
+def test_spending_at_its_usual_rate_for_those_hours_is_no_spike_after_a_quiet_stretch() -> None:
+    # Every day 2 was quiet until 15:45 and then spent 60 an hour; the ledger kept one sample for the
+    # quiet stretch. Today it started earlier, and spends 60 an hour at 15:45 as it always does.
+    book = with_steady().week(2, rate=lambda hour: Decimal(60) if hour >= Decimal("15.75") else Decimal(0))
+    book.day(2, TODAY, until=NOW, rate=lambda hour: Decimal(60) if hour >= 12 else Decimal(0))
+
+    assert signals(book.as_stored()) == []
+
+
 def test_a_spike_below_the_minimum_amount_is_not_one() -> None:
     book = with_steady(2)
     book.day(2, TODAY, until=NOW, rate=lambda hour: Decimal(60) if hour >= Decimal("15.75") else Decimal(10))
