@@ -70,22 +70,21 @@ def hours_between(start: datetime, end: datetime) -> Decimal:
 def spend_rate(
     samples: Sequence[IntradaySample], now: datetime, day_start: datetime, window: timedelta = RATE_WINDOW
 ) -> Decimal:
-    """Money an hour over the last `window`, from one campaign's samples of today (oldest first)."""
+    """Money an hour over the last `window` (since the day began when no sample is that old), from one
+    campaign's samples of today, oldest first.
+
+    Samples read as a step: the ledger keeps one only when something moved, so a figure holds until the
+    next sample says otherwise.
+    """
     if not samples:
         return ZERO
-    latest = samples[-1]
     since = now - window
-    earlier = [s for s in samples[:-1] if s.at <= since]
-    if earlier:
-        start_at, start_spent = earlier[-1].at, earlier[-1].spent
-    elif len(samples) > 1:
-        start_at, start_spent = samples[0].at, samples[0].spent
-    else:
-        start_at, start_spent = day_start, ZERO
-    hours = hours_between(start_at, latest.at)
+    base = [s for s in samples if s.at <= since]
+    start_at, start_spent = (since, base[-1].spent) if base else (day_start, ZERO)
+    hours = hours_between(start_at, now)
     if hours <= 0:
         return ZERO
-    return max(ZERO, latest.spent - start_spent) / hours
+    return max(ZERO, samples[-1].spent - start_spent) / hours
 
 
 def crossed_at(samples: Sequence[IntradaySample], amount: Decimal, day_start: datetime) -> datetime | None:

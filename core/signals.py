@@ -69,7 +69,7 @@ class SignalThresholds(BaseModel):
     """Without any CPA to compare with (no conversion in 7 days either), spent this much today without one."""
     conversions_stopped_hours: Decimal = Field(Decimal(3), gt=0)
     conversions_stopped_expected: Decimal = Field(Decimal(3), gt=0)
-    """Account-wide: no conversion for `conversions_stopped_hours` while the spend would usually have bought this many."""
+    """Account-wide: no conversion for `conversions_stopped_hours` while the spend usually buys this many."""
     balance_runs_out_hours: Decimal = Field(Decimal(48), gt=0)
     """Warn when the balance runs out within this many hours at the current rate."""
     baseline_days: int = Field(7, ge=1, le=30)
@@ -207,6 +207,10 @@ def _stopped_spending(view: _View, campaign: CampaignPacing) -> Signal | None:
     before = _growth(samples, view.now - 2 * quiet, view.now - quiet)
     if lately is None or before is None or lately[0] > 0 or before[0] <= 0:
         return None
+    # Quiet while paused or stopped is the status's doing, not silence: it must have been working throughout.
+    since = max(s.at for s in samples if s.at <= view.now - quiet)
+    if any(s.status != CampaignStatus.WORKING for s in samples if since <= s.at <= view.now):
+        return None
     flat_since = max(s.at for s in samples if s.at <= view.now - quiet)
     for earlier, later in zip(samples, samples[1:]):
         if later.at <= view.now and later.day == earlier.day and later.spent > earlier.spent:
@@ -317,7 +321,8 @@ def _spend_spike(view: _View, campaign: CampaignPacing) -> Signal | None:
 
 
 def _usual_rate(view: _View, campaign_id: int, since: datetime, until: datetime) -> Decimal | None:
-    """Money an hour at the same hours of the earlier days, else the average hour of the baseline days.
+    """Money an hour at the same hours of the earlier days, else the average hour of the earlier days it
+    spent on (a day missing from the ledger is no day of no spend).
 
     Days the campaign had already hit its cap by then say nothing of its usual rate at those hours; when
     every such day was capped, there is no telling what usual is.
@@ -330,6 +335,8 @@ def _usual_rate(view: _View, campaign_id: int, since: datetime, until: datetime)
         day = view.today - timedelta(days=back)
         row = view.rows.get(campaign_id, {}).get(day)
         curve = _curve(view, campaign_id, day)
+        if not any(s.day == day for s in view.samples.get(campaign_id, ())):
+            continue  # known only as a whole day: nothing said about its hours
         moved = [view.ad_day.start(day) + (moment - start) for moment in (since, until)]
         begin, end = (_spent_by(curve, moment) for moment in moved)
         if begin is None or end is None:
@@ -342,10 +349,15 @@ def _usual_rate(view: _View, campaign_id: int, since: datetime, until: datetime)
         return sum(rates, ZERO) / len(rates)
     if capped:
         return None
-    earlier = view.earlier_days(campaign_id)
-    if not earlier:
+    # A day that ended at its cap spent faster than its average hour while it spent: it tells nothing.
+    whole = [r for r in view.earlier_days(campaign_id) if not _ended_capped(r)]
+    if not whole:
         return None
-    return sum((r.spent for r in earlier), ZERO) / (view.th.baseline_days * 24)
+    return sum((r.spent for r in whole), ZERO) / (len(whole) * 24)
+
+
+def _ended_capped(row: DailyRow) -> bool:
+    return row.daily_budget is not None and row.daily_budget > 0 and row.spent >= row.daily_budget * CAPPED_SHARE
 
 
 def _curve(view: _View, campaign_id: int, day: date) -> list[tuple[datetime, Decimal]]:
@@ -359,12 +371,11 @@ def _curve(view: _View, campaign_id: int, day: date) -> list[tuple[datetime, Dec
 
 
 def _spent_by(curve: list[tuple[datetime, Decimal]], moment: datetime) -> Decimal | None:
-    for (before_at, before), (after_at, after) in zip(curve, curve[1:]):
-        if before_at <= moment <= after_at:
-            if after_at == before_at:
-                return after
-            return before + (after - before) * hours_between(before_at, moment) / hours_between(before_at, after_at)
-    return None
+    """The curve's figure at `moment`, read as a step (the ledger keeps a sample only when spend moved, so a
+    long gap between two is a quiet stretch, not a slow one); None past what the curve knows."""
+    if moment > curve[-1][0]:
+        return None
+    return next(spent for at, spent in reversed(curve) if at <= moment)
 
 
 def _spend_without_conversions(view: _View, campaign: CampaignPacing) -> Signal | None:

@@ -1,13 +1,17 @@
-"""Shared pieces for the core tests: a fake clock whose sleep only records, and a respx-backed client."""
+"""Shared pieces for the core tests: a fake clock whose sleep only records, a respx-backed client, and the
+sandbox with its rate limits out of the way."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
 import respx
 
 from core.propellerads import ClientOptions, PropellerAdsClient
+from sandbox.adplatform import DEFAULT_RATE_LIMITS, Account, ManualClock, SandboxConfig, start_sandbox
+from sandbox.serving import BackgroundServer
 
 BASE_URL = "https://ssp-api.propellerads.com/v5"
 # Distinctive enough that finding it in any message can only mean a leak.
@@ -49,3 +53,14 @@ def make_client(clock: FakeClock, options: ClientOptions | None = None, token: s
 async def api(clock: FakeClock, ads: respx.MockRouter) -> AsyncIterator[PropellerAdsClient]:
     async with make_client(clock) as client:
         yield client
+
+
+@contextmanager
+def relaxed_sandbox(account: Account, clock: ManualClock, token: str) -> Iterator[BackgroundServer]:
+    """The sandbox on 127.0.0.1 serving `account` on `clock`, no rate limit in the way of tests about something else."""
+    limits = {name: 100_000 for name in DEFAULT_RATE_LIMITS}
+    server = start_sandbox(account, token=token, config=SandboxConfig(rate_limits=limits), clock=clock)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -64,6 +64,22 @@ class Book:
         )
         return self
 
+    def as_stored(self) -> Book:
+        """The samples the ledger keeps: a campaign's first of each day, then only those where something moved."""
+        kept: list[IntradaySample] = []
+        last: dict[int, IntradaySample] = {}
+        for sample in sorted(self.samples, key=lambda s: s.at):
+            before = last.get(sample.campaign_id)
+            if before is None or (before.day, before.spent, before.conversions, before.status) != (
+                sample.day,
+                sample.spent,
+                sample.conversions,
+                sample.status,
+            ):
+                kept.append(sample)
+                last[sample.campaign_id] = sample
+        return Book(self.rows, kept)
+
     def week(self, campaign_id: int, **story: object) -> Book:
         """The seven whole days before today, each the same."""
         for back in range(7, 0, -1):

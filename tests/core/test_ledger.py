@@ -21,17 +21,9 @@ from core.propellerads import PropellerAdsClient
 from core.store import Store
 from core.store.ledger import Coverage, SpendLedger
 from core.store.ledger_tables import SpendCoverageRow, SpendDayRow, SpendSampleRow
-from sandbox.adplatform import (
-    DEFAULT_RATE_LIMITS,
-    SANDBOX_KEY,
-    Account,
-    Campaign,
-    ManualClock,
-    SandboxConfig,
-    SpendProfile,
-    start_sandbox,
-)
+from sandbox.adplatform import SANDBOX_KEY, Account, Campaign, ManualClock, SpendProfile
 from sandbox.serving import BackgroundServer
+from tests.core.conftest import relaxed_sandbox
 
 EST = AdDay.parse("-05:00")
 TODAY = date(2025, 9, 29)
@@ -195,12 +187,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def ads(clock: ManualClock) -> Iterator[BackgroundServer]:
-    limits = {name: 100_000 for name in DEFAULT_RATE_LIMITS}
-    server = start_sandbox(sandbox_account(), token=TOKEN, config=SandboxConfig(rate_limits=limits), clock=clock)
-    try:
+    with relaxed_sandbox(sandbox_account(), clock, TOKEN) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -44,6 +44,16 @@ def test_the_time_a_cap_was_hit_is_read_between_samples() -> None:
     assert (pacing.projected, pacing.rate_per_hour) == (Decimal(300), Decimal(0))
 
 
+def test_a_flat_stretch_stored_as_one_sample_reads_as_no_spend_since() -> None:
+    book = Book().day(1, TODAY, until=16, rate=lambda hour: Decimal(10) if hour < Decimal("13.5") else Decimal(0))
+    # The ledger keeps a sample only when something moved: nothing after 13:30.
+    stored = [s for s in book.samples if s.at <= at(13.5)]
+
+    pacing = campaign_pacing(at(16), EST, 1, book.rows[-1], stored)
+
+    assert (pacing.spent, pacing.rate_per_hour, pacing.cap_at) == (Decimal(135), Decimal(0), None)
+
+
 def test_a_campaign_that_is_not_working_is_projected_to_spend_no_more() -> None:
     book = Book().day(1, TODAY, until=16, status=lambda hour: 6 if hour < 8 else 8)
 

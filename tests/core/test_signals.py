@@ -58,6 +58,12 @@ def test_stopped_spending_fires_for_a_working_campaign_that_went_quiet_under_its
     assert signal.message == "C2 (2) is working but has spent nothing since 13:30; 135.00 of its 300.00 daily budget spent today."
 
 
+def test_a_campaign_back_from_a_pause_has_not_stopped_spending() -> None:
+    book = with_steady().week(2).day(2, TODAY, until=14, status=lambda hour: PAUSED if 12 <= hour < 14 else WORKING)
+
+    assert signals(book, hour=14) == []
+
+
 def test_status_changes_are_news_but_the_platform_s_short_pauses_are_not() -> None:
     book = with_steady(2, 3, 4)
     book.day(2, TODAY, until=NOW, status=lambda hour: WORKING if hour < 11 else REJECTED)
@@ -139,6 +145,25 @@ def test_without_earlier_samples_a_spike_is_measured_against_the_average_hour() 
     book.day(2, TODAY, until=NOW, rate=lambda hour: Decimal(60) if hour >= Decimal("15.75") else Decimal(10))
 
     assert codes(signals(book)) == {2: {"SPEND_SPIKE"}}
+
+
+def test_spending_at_its_usual_rate_for_those_hours_is_no_spike_after_a_quiet_stretch() -> None:
+    # Every day 2 was quiet until 15:45 and then spent 60 an hour; the ledger kept one sample for the
+    # quiet stretch. Today it started earlier, and spends 60 an hour at 15:45 as it always does.
+    book = with_steady().week(2, rate=lambda hour: Decimal(60) if hour >= Decimal("15.75") else Decimal(0))
+    book.day(2, TODAY, until=NOW, rate=lambda hour: Decimal(60) if hour >= 12 else Decimal(0))
+
+    assert signals(book.as_stored()) == []
+
+
+def test_a_campaign_that_caps_every_day_spends_faster_than_its_average_hour_without_a_spike() -> None:
+    # 40 an hour until its 240 cap each day: 10 an hour on average, never at the hours it spends.
+    capper = {"rate": lambda _: Decimal(40), "budget": Decimal(240)}
+    book = with_steady().week(2, **capper)  # type: ignore[arg-type]
+    book.samples = [s for s in book.samples if s.day == TODAY]  # rows only before today
+    book.day(2, TODAY, until=5, **capper)  # type: ignore[arg-type]
+
+    assert SignalCode.SPEND_SPIKE not in {s.code for s in signals(book, hour=5)}
 
 
 def test_a_spike_below_the_minimum_amount_is_not_one() -> None:
