@@ -223,11 +223,19 @@ def alert_digest(changes: Sequence[AlertChange]) -> Message:
     """Several new alerts of one check in one message, the most severe first, each with its menu."""
     ordered = sorted(changes, key=lambda c: -c.severity)
     blocks: list[Block] = [_section(f":rotating_light: *{len(changes)} alerts need attention*")]
+    shown = 0
     for severity in sorted({c.severity for c in ordered}, reverse=True):
+        if len(blocks) >= MAX_BLOCKS - 2:
+            break
         blocks.append(_context(f"*{SEVERITY_WORDS.get(severity, 'Warning')}*"))
         for change in (c for c in ordered if c.severity == severity):
+            if len(blocks) >= MAX_BLOCKS - 1:  # one block stays free for the line below
+                break
             _, line = _alert_line(change)
             blocks.append(_section(line, accessory=_alert_menu(change.key)) if change.kind is not ChangeKind.RESOLVED else _section(line))
+            shown += 1
+    if shown < len(ordered):
+        blocks.append(_context(f"…and {len(ordered) - shown} more; `/budget status` shows the account."))
     text = f"{len(changes)} alerts need attention:" + "".join(f"\n• {escape(c.summary)}" for c in ordered)
     return _message(_clip(text, MAX_SECTION_TEXT), blocks)
 
@@ -236,6 +244,9 @@ def alerts_redrawn(alerts: Sequence[Alert], now: datetime, zone: tzinfo) -> Mess
     """An alert message again after a snooze or an acknowledgement: each alert as it stands, and who did what."""
     blocks: list[Block] = []
     for a in alerts:
+        if len(blocks) >= MAX_BLOCKS - 3:  # an alert takes up to three blocks; one stays free for the line below
+            blocks.append(_context(f"…and {len(alerts) - alerts.index(a)} more."))
+            break
         change = AlertChange(ChangeKind.RAISED if a.active else ChangeKind.RESOLVED, a.key, a.severity, a.summary)
         _, line = _alert_line(change)
         blocks.append(_section(line, accessory=_alert_menu(a.key)) if a.active else _section(line))

@@ -94,8 +94,10 @@ def texts(value: Any) -> Iterator[str]:
             yield from texts(item)
 
 
-def find_action(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict[str, Any]]:
-    """The block_id and element of the interactive element with this action_id."""
+def find_action(
+    blocks: list[dict[str, Any]], action_id: str, *, option: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The block_id and element of the interactive element with this action_id (and, for a menu, this option)."""
     for block in blocks:
         candidates = []
         if block.get("type") == "actions":
@@ -103,9 +105,11 @@ def find_action(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict
         elif isinstance(block.get("accessory"), dict):
             candidates = [block["accessory"]]
         for element in candidates:
-            if element.get("action_id") == action_id:
+            if element.get("action_id") != action_id:
+                continue
+            if option is None or any(o.get("value") == option for o in element.get("options", [])):
                 return block.get("block_id", ""), element
-    raise LookupError(f"no element with action_id {action_id!r}")
+    raise LookupError(f"no element with action_id {action_id!r}" + (f" offering {option!r}" if option else ""))
 
 
 def input_state(

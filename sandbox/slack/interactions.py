@@ -57,18 +57,18 @@ class Interactions(Sender, Messages, Views):
 
     @on_home_loop
     async def click(self, message_ts: str, action_id: str, *, user_id: str | None = None,
-                    value: str | None = None, channel_id: str | None = None) -> Ack:
+                    value: str | None = None, channel_id: str | None = None, option: str | None = None) -> Ack:
         """Clicks the button `action_id` on a message (one the user can see); returns on the ack.
 
-        `value` overrides the button's own value. Confirm dialogs are the page's business:
-        from Python the click is sent as if confirmed.
+        `value` overrides the button's own value; `option` picks that option of a menu (an overflow
+        menu's choice). Confirm dialogs are the page's business: from Python the click is sent as if confirmed.
         """
         user = self.user(user_id)
         channel = self.channel_for(channel_id or self.channel_id)
         message = next((m for m in self.messages(channel, user_id=user.id) if m.ts == message_ts), None)
         if message is None:
             raise LookupError(f"no message {message_ts} in {channel} that {user.id} can see")
-        block_id, element = blockkit.find_action(message.blocks, action_id)
+        block_id, element = blockkit.find_action(message.blocks, action_id, option=option)
         payload = payloads.block_actions_on_message(
             self.workspace,
             user=user,
@@ -77,7 +77,7 @@ class Interactions(Sender, Messages, Views):
             message=message,
             block_id=block_id,
             element=element,
-            value=value if value is not None else element.get("value"),
+            value=option if option is not None else value if value is not None else element.get("value"),
             action_ts=self._next_ts(),
             response_url=self.mint_response_url(user.id, channel, original=(channel, message.ts)),
             trigger_id=self.mint_trigger_id(user.id),

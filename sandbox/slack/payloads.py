@@ -65,7 +65,10 @@ def _action(block_id: str, element: dict[str, Any], value: str | None, action_ts
     }
     if "text" in element:
         action["text"] = element["text"]
-    if value is not None:
+    options = {o.get("value"): o for o in element.get("options", [])}
+    if value is not None and value in options:  # a menu sends the option picked, not a value
+        action["selected_option"] = options[value]
+    elif value is not None:
         action["value"] = value
     if "style" in element:
         action["style"] = element["style"]

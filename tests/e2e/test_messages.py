@@ -246,3 +246,24 @@ def test_a_long_history_is_split_across_sections_within_the_limits() -> None:
     sections = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
     assert len(sections) > 1
     assert sum(s.count("\n") + 1 for s in sections) == 20  # every entry shown, none cut in half
+
+
+@pytest.mark.parametrize("name_kind", NAMES)
+def test_alert_messages_and_digests_pass_block_kit_validation_and_escape_outside_text(name_kind: str) -> None:
+    from core.alerts import Alert, AlertChange, ChangeKind
+
+    summary = f"{NAMES[name_kind]} (101) has a daily budget of 100.00, HIGH risk against the 150.00 balance."
+    changes = [AlertChange(kind, f"campaign_at_risk:{i}", 1 + i % 3, summary) for i, kind in enumerate(ChangeKind)]
+    alerts = [
+        Alert(f"campaign_at_risk:{i}", 2, i % 2 == 0, summary, NOW, NOW, None, snoozed_until=NOW + timedelta(hours=4),
+              snoozed_by="U0VIEWER", acknowledged_by="U0APPROVER" if i else None)
+        for i in range(30)
+    ]
+    for message in [*(render.alert(c) for c in changes), render.alert_digest(changes * 10),
+                    render.alerts_redrawn(alerts, NOW, timezone.utc)]:
+        assert_valid_blocks(message["blocks"])
+        assert len(message["text"]) <= render.MAX_SECTION_TEXT
+        assert "<@U0HACKER>" not in str(message) and "<!here>" not in str(message)
+        assert len(message["blocks"]) <= render.MAX_BLOCKS
+    digest = render.alert_digest(changes * 20)
+    assert digest["blocks"][-1]["elements"][0]["text"].startswith("…and ")  # nothing dropped without saying so
