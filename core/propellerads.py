@@ -29,6 +29,7 @@ from core.errors import (
     TransportError,
     ValidationError,
     flatten_fields,
+    one_line,
 )
 from core.models import Campaign, CampaignPage, StatisticsPage, StatisticsRow
 from core.money import cents, to_decimal
@@ -81,7 +82,9 @@ class PropellerAdsClient:
         self.options = options or ClientOptions()
         self._sleep = sleep
         self._clock = clock
-        self._token = token
+        # The token as it may come back in a body: as sent, and JSON-escaped ("/" as "\/" on the live API).
+        escaped = jsonlib.dumps(token)[1:-1]
+        self._token_forms = sorted({token, escaped, escaped.replace("/", "\\/")}, key=len, reverse=True)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -108,7 +111,7 @@ class PropellerAdsClient:
         try:
             return to_decimal(body)
         except ValueError:
-            raise MalformedResponseError("GET /adv/balance", f"expected an amount, got {_clip(body)}") from None
+            raise MalformedResponseError("GET /adv/balance", f"expected an amount, got {one_line(self._redacted(body))}") from None
 
     async def campaigns(
         self,
@@ -224,26 +227,38 @@ class PropellerAdsClient:
         except httpx.TransportError as exc:
             raise TransportError(endpoint, _describe_transport(exc)) from None
         self._remember_limit(limit_key, response)
-        # Some servers and proxies echo request headers back; the token must not reach any message.
-        text = response.text.replace(self._token, "[redacted]")
+        # The body is parsed as it came; only what goes into an error message is redacted, since some
+        # servers and proxies echo request headers back (redacting first broke parsing under a short token).
         if response.status_code < 300:
             try:
-                return jsonlib.loads(text)
+                return jsonlib.loads(response.text)
             except ValueError:
                 raise MalformedResponseError(
-                    endpoint, f"the body is not JSON: {_clip(text)}", status=response.status_code
+                    endpoint, f"the body is not JSON: {one_line(self._redacted(response.text))}", status=response.status_code
                 ) from None
-        raise self._error_for(endpoint, limit_key, response, text)
+        raise self._error_for(endpoint, limit_key, response)
 
-    def _error_for(self, endpoint: str, limit_key: str, response: httpx.Response, text: str) -> PropellerAdsError:
+    def _redacted(self, value: Any) -> Any:
+        """The value with every form of the token replaced, strings inside JSON included."""
+        if isinstance(value, str):
+            for form in self._token_forms:
+                value = value.replace(form, "[redacted]")
+            return value
+        if isinstance(value, dict):
+            return {self._redacted(k): self._redacted(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redacted(item) for item in value]
+        return value
+
+    def _error_for(self, endpoint: str, limit_key: str, response: httpx.Response) -> PropellerAdsError:
         status = response.status_code
-        body = _json_or_text(text)
+        body = self._redacted(_json_or_text(response.text))
         if status == 429:
             known = self.rate_limits.get(limit_key)
             message = body if isinstance(body, str) and body else "You exceeded the rate limit"
-            return RateLimitedError(endpoint, _clip(message), reset_at=known.reset_at if known else None)
+            return RateLimitedError(endpoint, one_line(message), reset_at=known.reset_at if known else None)
         if status == 400:
-            fields = flatten_fields(body) if isinstance(body, (dict, list)) else {"request": [_clip(str(body))]}
+            fields = flatten_fields(body) if isinstance(body, (dict, list)) else {"request": [one_line(str(body))]}
             return ValidationError(endpoint, fields)
         detail = _api_words(body) or response.reason_phrase or "no details"
         if status == 401:
@@ -304,7 +319,7 @@ class PropellerAdsClient:
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-            raise MalformedResponseError(endpoint, f"unexpected answer at {where}: {first.get('msg')}") from None
+            raise MalformedResponseError(endpoint, self._redacted(f"unexpected answer at {where}: {first.get('msg')}")) from None
 
 
 def _route(path: str) -> str:
@@ -328,18 +343,18 @@ def _api_words(body: Any) -> str:
     if isinstance(body, str):
         if body.lstrip().startswith("<"):  # a proxy's HTML page (502/503/504): its title, or the status's reason
             title = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
-            return _clip(title.group(1)) if title else ""
-        return _clip(body)
+            return one_line(title.group(1)) if title else ""
+        return one_line(body)
     if isinstance(body, dict):
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
-            return _clip(" ".join(str(e) for e in errors))
+            return one_line(" ".join(str(e) for e in errors))
         if isinstance(body.get("message"), str):
-            return _clip(body["message"])
+            return one_line(body["message"])
         flat = flatten_fields(body)
-        return _clip("; ".join(f"{k}: {' '.join(v)}" for k, v in flat.items()))
+        return one_line("; ".join(f"{k}: {' '.join(v)}" for k, v in flat.items()))
     if isinstance(body, list):
-        return _clip(" ".join(str(e) for e in body))
+        return one_line(" ".join(str(e) for e in body))
     return ""
 
 
@@ -364,8 +379,4 @@ def _header_float(response: httpx.Response, name: str) -> float | None:
     except (KeyError, ValueError):
         return None
 
-
-def _clip(text: Any, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -490,3 +490,39 @@ async def test_a_200_balance_echoing_the_token_is_reported_without_it(
         await api.balance()
     assert TOKEN not in str(caught.value)
     assert caught.value.detail == "expected an amount, got {'errors': ['bad credentials: Bearer [redacted]']}"
+
+
+async def test_a_short_token_does_not_break_reading_the_answers(clock: FakeClock, ads: respx.MockRouter) -> None:
+    # The sandbox's token can be "t": redacting it from the raw body turned "result" into "resul[redacted]".
+    ads.get("/adv/campaigns").mock(side_effect=campaign_pages(3, 100))
+    ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1517.70"))
+    async with make_client(clock, token="t") as short:
+        assert [c.id for c in await short.campaigns()] == [1, 2, 3]
+        assert await short.balance() == Decimal("1517.70")
+
+
+@pytest.mark.parametrize("status", [400, 403, 500])
+async def test_a_token_echoed_json_escaped_is_redacted_too(clock: FakeClock, ads: respx.MockRouter, status: int) -> None:
+    # The live API writes "/" as "\/": the echoed token then differs from the one sent.
+    token = "pa/slash/token-0b7e"
+    escaped = token.replace("/", "\\/")
+    body = '{"errors": ["bad credentials: Bearer ' + escaped + '"], "token": ["' + escaped + '"]}'
+    ads.get("/adv/balance").mock(return_value=httpx.Response(status, content=body.encode(), headers={"Content-Type": "application/json"}))
+    async with make_client(clock, ClientOptions(attempts=1), token=token) as client:
+        with pytest.raises(PropellerAdsError) as caught:
+            await client.balance()
+    texts = [str(caught.value), repr(getattr(caught.value, "fields", None))]
+    assert not [t for t in texts if token in t or escaped in t]
+    assert "[redacted]" in str(caught.value)
+
+
+async def test_a_huge_400_is_clipped_to_one_readable_line(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    fields = {f"field_{i}": ["This value is not valid. " * 20] for i in range(120)}  # about 60 KB
+    ads.patch("/adv/campaigns/7").mock(return_value=httpx.Response(400, json=fields))
+    with pytest.raises(ValidationError) as caught:
+        await api.set_daily_budget(7, Decimal("10"))
+    assert len(json.dumps(fields)) > 60_000
+    summary = str(caught.value)
+    assert "\n" not in summary and len(summary) <= 600
+    assert summary.startswith("PropellerAds rejected the request (400) on PATCH /adv/campaigns/7: field_0: This value")
+    assert len(caught.value.fields) == 120, "the fields stay whole for code that reads them"
