@@ -60,6 +60,9 @@ def report_json(report: HealthReport) -> dict[str, Any]:
             }
             for p in report.performance
         ],
+        "unreadable": [
+            {"what": u.what, "campaign_id": u.campaign_id, "name": u.name, "reason": u.reason} for u in report.unreadable
+        ],
         "generated_at": report.generated_at.isoformat(),
     }
 

@@ -31,7 +31,7 @@ from core.errors import (
     flatten_fields,
     one_line,
 )
-from core.models import Campaign, CampaignPage, StatisticsPage, StatisticsRow
+from core.models import Campaign, CampaignPage, StatisticsPage, StatisticsRow, UnreadableItem
 from core.money import cents, to_decimal
 
 log = logging.getLogger(__name__)
@@ -119,8 +119,12 @@ class PropellerAdsClient:
         statuses: Iterable[int] | None = None,
         archived: bool | None = None,
         page_size: int = 100,
+        unreadable: list[UnreadableItem] | None = None,
     ) -> list[Campaign]:
-        """Every campaign, page after page (the API ignores limit/offset)."""
+        """Every campaign, page after page (the API ignores limit/offset).
+
+        A campaign whose figures cannot be read is left out, and added to `unreadable` when given.
+        """
         params: dict[str, Any] = {"page_size": page_size}
         if statuses:
             params["status[]"] = list(statuses)
@@ -132,6 +136,7 @@ class PropellerAdsClient:
             body = await self._request("GET", "adv/campaigns", params={**params, "page": page})
             result = self._parse(CampaignPage, body, "GET /adv/campaigns")
             found.extend(result.result)
+            self._set_aside(result.unreadable, unreadable)
             if page >= result.meta.total_pages or not result.result:
                 return found
             page += 1
@@ -148,8 +153,12 @@ class PropellerAdsClient:
         group_by: Iterable[str] = ("campaign_id",),
         campaign_ids: Iterable[int] | None = None,
         tz: str = "+0000",
+        unreadable: list[UnreadableItem] | None = None,
     ) -> list[StatisticsRow]:
-        """Statistics rows for whole days day_from..day_to, every page, in one grouped query."""
+        """Statistics rows for whole days day_from..day_to, every page, in one grouped query.
+
+        A row whose figures cannot be read is left out, and added to `unreadable` when given.
+        """
         ids = sorted({int(i) for i in campaign_ids}) if campaign_ids is not None else []
         query: dict[str, Any] = {
             "day_from": datetime.combine(day_from, dtime.min).strftime(STATS_TIME_FORMAT),
@@ -171,6 +180,7 @@ class PropellerAdsClient:
                 body = await self._request("GET", "adv/statistics", params={**query, "page": page})
             result = self._parse(StatisticsPage, body, f"{'POST' if use_post else 'GET'} /adv/statistics")
             rows.extend(result.items)
+            self._set_aside(result.unreadable, unreadable)
             if page >= result.total_pages or not result.items:
                 return rows
             page += 1
@@ -312,6 +322,13 @@ class PropellerAdsClient:
             remaining=_header_int(response, "X-RateLimit-Remaining"),
             reset_at=_header_float(response, "X-RateLimit-Reset"),
         )
+
+    @staticmethod
+    def _set_aside(found: list[UnreadableItem], into: list[UnreadableItem] | None) -> None:
+        for item in found:
+            log.warning("left out a %s PropellerAds sent (campaign %s): %s", item.what, item.campaign_id, item.reason)
+        if into is not None:
+            into.extend(found)
 
     def _parse(self, model: type[M], body: Any, endpoint: str) -> M:
         try:

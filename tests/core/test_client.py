@@ -526,3 +526,35 @@ async def test_a_huge_400_is_clipped_to_one_readable_line(api: PropellerAdsClien
     assert "\n" not in summary and len(summary) <= 600
     assert summary.startswith("PropellerAds rejected the request (400) on PATCH /adv/campaigns/7: field_0: This value")
     assert len(caught.value.fields) == 120, "the fields stay whole for code that reads them"
+
+
+async def test_campaigns_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    items = [
+        campaign(1),
+        campaign(2, limit_daily_amount=1e27),
+        campaign(3, limit_daily_amount=-5),
+        campaign(4, limit_daily_amount="1_000"),
+        campaign(5),
+    ]
+    meta = {"total_items": 5, "total_pages": 1, "page_size": 100, "page": 1}
+    ads.get("/adv/campaigns").mock(return_value=httpx.Response(200, json={"result": items, "meta": meta}))
+    unreadable: list[Any] = []
+    found = await api.campaigns(unreadable=unreadable)
+    assert [c.id for c in found] == [1, 5]
+    assert [(u.campaign_id, u.name) for u in unreadable] == [(2, "c2"), (3, "c3"), (4, "c4")]
+    assert "out of range" in unreadable[0].reason and "limit_daily_amount" in unreadable[0].reason
+    assert "-5" in unreadable[1].reason
+    assert "not an amount" in unreadable[2].reason
+
+
+async def test_statistics_rows_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    rows = [
+        {"campaign_id": 1, "spent": 12.5, "conversions": 1},
+        {"campaign_id": 2, "spent": "1e30", "conversions": 0},
+        {"campaign_id": 3, "spent": -4, "conversions": 0},
+    ]
+    ads.get("/adv/statistics").mock(return_value=stats_page(rows))
+    unreadable: list[Any] = []
+    found = await api.statistics(*WEEK, unreadable=unreadable)
+    assert [r.campaign_id for r in found] == [1]
+    assert [u.campaign_id for u in unreadable] == [2, 3]

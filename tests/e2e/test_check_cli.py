@@ -155,3 +155,23 @@ def test_malformed_body_is_one_line(ads: BackgroundServer) -> None:
 def test_unreachable_api_is_one_line(tmp_path: Path) -> None:
     line = _one_line_error(run_check("http://127.0.0.1:9", BUDGET_BOT_API_TIMEOUT_SECONDS="2"), 1)
     assert "unreachable" in line
+
+
+def test_money_out_of_range_leaves_that_campaign_out_and_says_so(ads: BackgroundServer) -> None:
+    # One daily budget of 1e27 used to stop all monitoring (InvalidOperation); -5 lowered the total; "1_000" read as 1000.
+    items = [
+        {"id": 1, "name": "Fine", "status": 6, "limit_daily_amount": 100.0},
+        {"id": 2, "name": "Huge", "status": 6, "limit_daily_amount": 1e27},
+        {"id": 3, "name": "Negative", "status": 6, "limit_daily_amount": -5},
+        {"id": 4, "name": "Underscored", "status": 6, "limit_daily_amount": "1_000"},
+    ]
+    page = {"result": items, "meta": {"total_items": 4, "total_pages": 1, "page_size": 100, "page": 1}}
+    ads.app[SANDBOX_KEY].faults.fail_next("GET", "/adv/campaigns", status=200, body=json.dumps(page))
+
+    done = run_check(ads.url, "--json")
+
+    assert done.returncode in (0, 3), done.stderr
+    report = json.loads(done.stdout)
+    assert report["total_daily_budget"] == "100.00"
+    assert [(u["campaign_id"], u["name"]) for u in report["unreadable"]] == [(2, "Huge"), (3, "Negative"), (4, "Underscored")]
+    assert "UNREADABLE_FIGURES" in [r["code"] for r in report["recommendations"]]
