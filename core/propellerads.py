@@ -76,12 +76,16 @@ class PropellerAdsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        on_rate_limit_wait: Callable[[str, float], None] | None = None,
     ) -> None:
+        """`on_rate_limit_wait(endpoint, seconds)` hears of every wait for a rate-limit window, so a
+        person at a terminal is not left looking at a silent minute."""
         if not token:
             raise ValueError("a PropellerAds API token is required")
         self.options = options or ClientOptions()
         self._sleep = sleep
         self._clock = clock
+        self._on_rate_limit_wait = on_rate_limit_wait
         # The token as it may come back in a body: as sent, and JSON-escaped ("/" as "\/" on the live API).
         escaped = jsonlib.dumps(token)[1:-1]
         self._token_forms = sorted({token, escaped, escaped.replace("/", "\\/")}, key=len, reverse=True)
@@ -298,7 +302,7 @@ class PropellerAdsClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError):
             delay = self._rate_limit_wait(exc)
-            log.info("rate limited on %s; waiting %.0f s for the window to reset", exc.endpoint, delay)
+            self._announce_wait(exc.endpoint, delay)
             return delay
         backoff = self.options.backoff_initial * (2 ** (state.attempt_number - 1))
         return min(backoff, self.options.backoff_max)
@@ -310,9 +314,14 @@ class PropellerAdsClient:
             return
         delay = known.reset_at - self._clock() + 1.0
         if 0 < delay <= self.options.max_rate_limit_wait:
-            log.info("rate limit window of %s spent; waiting %.0f s", limit_key, delay)
+            self._announce_wait(limit_key, delay)
             known.remaining = None
             await self._sleep(delay)
+
+    def _announce_wait(self, endpoint: str, seconds: float) -> None:
+        log.info("waiting %.0f s for the rate limit of %s", seconds, endpoint)
+        if self._on_rate_limit_wait is not None:
+            self._on_rate_limit_wait(endpoint, seconds)
 
     def _remember_limit(self, limit_key: str, response: httpx.Response) -> None:
         if "X-RateLimit-Limit" not in response.headers:
