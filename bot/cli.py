@@ -31,6 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class ExitCode:
     API = 1
     CONFIG = 2
+    ATTENTION = 3
+    """`check` only: the report holds something the channel would be alerted to."""
     UNEXPECTED = 70
 
 
@@ -55,7 +57,9 @@ def one_line_errors(fn: F) -> F:
 
 
 def _fail(message: str, code: int) -> None:
-    err.print(f"budget-bot: error: {message}", markup=False)
+    from bot.report_text import printable
+
+    err.print(f"budget-bot: error: {printable(message)}", markup=False)
     raise typer.Exit(code)
 
 
@@ -80,24 +84,32 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each step."),
 ) -> None:
-    """Read the account once and print its budget health."""
-    _setup_logging(verbose) if verbose else logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    """Read the account once and print its budget health; exit 3 when it needs attention."""
+    # Without -v the report is the output: what was left out or waited for is in it or on the status line.
+    _setup_logging(verbose) if verbose else logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     settings = load_settings()
-    report = asyncio.run(_check(settings))
-    from bot.report_text import print_report, report_json
+    with err.status("Reading the account from PropellerAds…") as status:
+
+        def waiting(endpoint: str, seconds: float) -> None:
+            status.update(f"waiting {seconds:.0f} s for PropellerAds' rate limit on {endpoint}…")
+
+        report = asyncio.run(_check(settings, on_rate_limit_wait=waiting))
+    from bot.report_text import needs_attention, print_report, report_json
 
     if as_json:
         typer.echo(json.dumps(report_json(report), indent=2, ensure_ascii=False))
     else:
         print_report(report, Console())
+    if needs_attention(report, settings.health):
+        raise typer.Exit(ExitCode.ATTENTION)
 
 
-async def _check(settings: Settings):  # noqa: ANN202 - HealthReport, imported lazily
+async def _check(settings: Settings, *, on_rate_limit_wait: Callable[[str, float], None] | None = None):  # noqa: ANN202
     from bot.wiring import make_client
     from core.health import analyze
     from core.snapshot import read_snapshot
 
-    async with make_client(settings) as api:
+    async with make_client(settings, on_rate_limit_wait=on_rate_limit_wait) as api:
         snapshot = await read_snapshot(
             api, today=datetime.now(timezone.utc).date(), window_days=settings.health.window_days
         )

@@ -1,15 +1,37 @@
-"""The health report for a terminal: a rich table, or JSON with money exact to the cent."""
+"""The health report for a terminal: rich tables, or JSON with money exact to the cent."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from core.health import HealthReport
+from core.alerts import conditions_of
+from core.health import HealthReport, HealthThresholds
 from core.money import cents, fmt_days, fmt_money
+
+MAX_ROWS = 10
+# C0 and C1 controls (ESC starts terminal sequences: hidden links, cleared screens) and the bidi overrides.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """Outside text made safe for a terminal: every control character shown as its escape, never obeyed."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", str(text))
+
+
+def data(text: object) -> Text:
+    """A cell of data: printed as it is, never read as console markup ([link=…], [/]) or emoji codes."""
+    return Text(printable(text))
+
+
+def needs_attention(report: HealthReport, thresholds: HealthThresholds) -> bool:
+    """True when the report holds anything the channel would be alerted to (every alert is a warning or worse)."""
+    return bool(conditions_of(report, thresholds.low_balance_days))
 
 
 def report_json(report: HealthReport) -> dict[str, Any]:
@@ -60,6 +82,9 @@ def report_json(report: HealthReport) -> dict[str, Any]:
             }
             for p in report.performance
         ],
+        "unreadable": [
+            {"what": u.what, "campaign_id": u.campaign_id, "name": u.name, "reason": u.reason} for u in report.unreadable
+        ],
         "generated_at": report.generated_at.isoformat(),
     }
 
@@ -77,6 +102,18 @@ def print_report(report: HealthReport, console: Console) -> None:
     summary.add_row("Days of budget the balance covers", _days(report.budget_days))
     console.print(summary)
 
+    spenders = [p for p in report.performance if p.spent > 0][:MAX_ROWS]
+    if spenders:
+        top = Table(title=f"Top spenders, last {report.window_days} days", title_justify="left")
+        for column in ("ID", "Campaign", "Daily budget", "Spent", "Conversions", "CPA"):
+            top.add_column(column, justify="left" if column == "Campaign" else "right")
+        for p in spenders:
+            cpa = fmt_money(p.cpa) if p.cpa is not None else "-"
+            top.add_row(str(p.id), data(p.name), fmt_money(p.daily_budget), fmt_money(p.spent), str(p.conversions), cpa)
+        console.print(top)
+    else:
+        console.print(f"No campaign spent in the last {report.window_days} days.")
+
     if report.campaigns_at_risk:
         risks = Table(title="Campaigns at risk", title_justify="left")
         risks.add_column("ID", justify="right")
@@ -86,15 +123,15 @@ def print_report(report: HealthReport, console: Console) -> None:
         risks.add_column("Risk")
         for r in report.campaigns_at_risk:
             share = "-" if r.share_of_balance is None else f"{r.share_of_balance * 100:.1f}%"
-            risks.add_row(str(r.id), r.name, fmt_money(r.daily_budget), share, r.risk_level.value)
+            risks.add_row(str(r.id), data(r.name), fmt_money(r.daily_budget), share, r.risk_level.value)
         console.print(risks)
     else:
         console.print("No campaign's daily budget is out of proportion to the balance.")
 
     if report.recommendations:
-        console.print("\n[bold]Recommendations[/bold]")
+        console.print(Text("\nRecommendations", style="bold"))
         for rec in report.recommendations:
-            console.print(f"  [cyan]{rec.code.value}[/cyan]  {rec.message}", highlight=False)
+            console.print(Text.assemble("  ", (rec.code.value, "cyan"), "  ", printable(rec.message)))
 
 
 def _days(value: Decimal | None) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.settings import Settings
 from core.propellerads import ClientOptions, PropellerAdsClient
 
 
-def make_client(settings: Settings) -> PropellerAdsClient:
+def make_client(
+    settings: Settings, *, on_rate_limit_wait: Callable[[str, float], None] | None = None
+) -> PropellerAdsClient:
     options = ClientOptions(
         timeout=settings.api_timeout_seconds,
         max_rate_limit_wait=settings.rate_limit_max_wait_seconds,
@@ -15,4 +19,5 @@ def make_client(settings: Settings) -> PropellerAdsClient:
         settings.propellerads_api_token.get_secret_value(),
         settings.propellerads_base_url,
         options=options,
+        on_rate_limit_wait=on_rate_limit_wait,
     )

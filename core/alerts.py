@@ -16,6 +16,7 @@ LOW_RUNWAY = "low_runway"
 TOKEN_REFUSED = "api_token_refused"
 WRITE_DENIED = "api_write_denied"
 AT_RISK_PREFIX = "campaign_at_risk:"
+UNREADABLE = "unreadable_figures"
 
 WARNING, SERIOUS, CRITICAL = 1, 2, 3
 
@@ -91,6 +92,15 @@ def conditions_of(report: HealthReport, low_balance_days: Decimal) -> list[Condi
                 LOW_RUNWAY,
                 _days_severity(report.runway_days, low_balance_days),
                 f"At the last {report.window_days} days' spend the balance runs out in {report.runway_days} days.",
+            )
+        )
+    if report.unreadable:
+        found.append(
+            Condition(
+                UNREADABLE,
+                WARNING,
+                f"PropellerAds sent figures the bot cannot read for {len(report.unreadable)} campaign(s) or "
+                "statistics row(s); they are left out of the health check. /budget status names them.",
             )
         )
     for risk in report.campaigns_at_risk:

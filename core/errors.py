@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+MAX_DETAIL = 500
+"""The most of the API's words an error keeps: a 60 KB answer must not become a 60 KB message or log line."""
+
 
 class PropellerAdsError(Exception):
     """Base of every error the PropellerAds client raises.
@@ -15,7 +18,7 @@ class PropellerAdsError(Exception):
 
     def __init__(self, endpoint: str, detail: str, *, status: int | None = None) -> None:
         self.endpoint = endpoint
-        self.detail = detail
+        self.detail = one_line(detail, MAX_DETAIL)
         self.status = status
         super().__init__(self.summary())
 
@@ -79,6 +82,12 @@ class MalformedResponseError(PropellerAdsError):
     """A 2xx answer whose body is not what the API documents."""
 
     kind = "sent a malformed answer"
+
+
+def one_line(text: Any, limit: int = 200) -> str:
+    """Text on one line, whitespace collapsed, cut with an ellipsis past `limit` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def flatten_fields(body: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from core.models import Campaign, CampaignStats
+from core.models import Campaign, CampaignStats, UnreadableItem
 from core.money import cents, cpa, fmt_money, fmt_percent
 
 
@@ -39,6 +39,8 @@ class RecommendationCode(str, Enum):
     """Working campaigns without a daily budget can spend the whole balance in a day."""
     REVIEW_CAMPAIGN_AT_RISK = "REVIEW_CAMPAIGN_AT_RISK"
     """A campaign's daily budget is out of proportion to the balance."""
+    UNREADABLE_FIGURES = "UNREADABLE_FIGURES"
+    """PropellerAds sent figures the bot cannot read (out of range, malformed); those items are left out."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class AccountSnapshot:
     window_to: date
     taken_at: datetime
     stat_names: dict[int, str] = field(default_factory=dict)
+    unreadable: list[UnreadableItem] = field(default_factory=list)
+    """Campaigns and statistics rows left out because their figures could not be read."""
 
     @property
     def window_days(self) -> int:
@@ -122,6 +126,7 @@ class HealthReport:
     """Days the balance lasts if every limited working campaign spends its whole daily budget."""
     performance: list[CampaignPerformance]
     generated_at: datetime
+    unreadable: list[UnreadableItem] = field(default_factory=list)
 
     @property
     def window_days(self) -> int:
@@ -197,6 +202,17 @@ def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = Non
             )
         )
 
+    if snapshot.unreadable:
+        items = "; ".join(_unreadable_words(u) for u in snapshot.unreadable[:5])
+        more = f"; and {len(snapshot.unreadable) - 5} more" if len(snapshot.unreadable) > 5 else ""
+        recommendations.append(
+            Recommendation(
+                RecommendationCode.UNREADABLE_FIGURES,
+                f"PropellerAds sent figures that cannot be read, left out of everything above: {items}{more}. "
+                "Check these campaigns in PropellerAds.",
+            )
+        )
+
     return HealthReport(
         balance=balance,
         total_daily_budget=total_daily,
@@ -211,7 +227,15 @@ def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = Non
         budget_days=budget_days,
         performance=_performance(snapshot),
         generated_at=snapshot.taken_at,
+        unreadable=list(snapshot.unreadable),
     )
+
+
+def _unreadable_words(item: UnreadableItem) -> str:
+    if item.campaign_id is None:
+        return f"a {item.what} ({item.reason})"
+    who = f"{item.name} ({item.campaign_id})" if item.name else f"campaign {item.campaign_id}"
+    return who + (f": {item.reason}" if item.what == "campaign" else f", a statistics row: {item.reason}")
 
 
 def _risk_of(campaign: Campaign, balance: Decimal, t: HealthThresholds) -> CampaignRisk | None:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.money import Money, cpa
+
+
+MAX_NAME_LENGTH = 500
+"""How much of a campaign's name the store keeps (its column is VARCHAR(500) on PostgreSQL)."""
+
+
+def stored_name(name: str) -> str:
+    """A campaign's name cut to what the store keeps, an ellipsis showing the cut; shorter names as they are."""
+    return name if len(name) <= MAX_NAME_LENGTH else name[: MAX_NAME_LENGTH - 1] + "…"
 
 
 class CampaignStatus(IntEnum):
@@ -38,8 +48,8 @@ class Campaign(_ApiModel):
     name: str = ""
     status: int
     is_archived: bool = False
-    daily_budget: Money | None = Field(default=None, alias="limit_daily_amount")
-    total_budget: Money | None = Field(default=None, alias="limit_total_amount")
+    daily_budget: Money | None = Field(default=None, alias="limit_daily_amount", ge=0)
+    total_budget: Money | None = Field(default=None, alias="limit_total_amount", ge=0)
     rate_model: str | None = None
     direction_id: int | None = None
     started_at: str | None = None
@@ -66,20 +76,76 @@ class PageMeta(_ApiModel):
     page: int
 
 
+@dataclass(frozen=True)
+class UnreadableItem:
+    """An item of an answer the bot could not read (money out of range, say): left out and reported."""
+
+    what: str
+    """"campaign" or "statistics row"."""
+    campaign_id: int | None
+    name: str | None
+    reason: str
+
+
+def _leaving_out_unreadable(key: str, model: type[_ApiModel], what: str) -> Any:
+    """A page's validator that reads its `key` list item by item, setting aside what cannot be read."""
+
+    def split(cls: type, data: Any) -> Any:
+        if isinstance(data, dict) and key in data:
+            data = dict(data)
+            data[key], data["unreadable"] = _readable(model, what, data[key])
+        return data
+
+    return model_validator(mode="before")(classmethod(split))
+
+
+def _readable(model: type[_ApiModel], what: str, items: Any) -> Any:
+    """Splits raw items into those the model reads and the rest, so one bad figure spoils only its own item."""
+    if not isinstance(items, list):
+        return items, []
+    good: list[Any] = []
+    bad: list[UnreadableItem] = []
+    for item in items:
+        if not isinstance(item, dict):
+            good.append(item)  # not an object at all: the page itself is malformed, and says so
+            continue
+        try:
+            good.append(model.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or what
+            message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+            given = f" {first['input']!r}" if first.get("type") != "value_error" and "input" in first else ""
+            campaign_id = item.get("id" if what == "campaign" else "campaign_id")
+            name = item.get("name" if what == "campaign" else "campaign_name")
+            bad.append(
+                UnreadableItem(
+                    what,
+                    campaign_id if isinstance(campaign_id, int) and not isinstance(campaign_id, bool) else None,
+                    name if isinstance(name, str) else None,
+                    f"{field}{given}: {message}",
+                )
+            )
+    return good, bad
+
+
 class CampaignPage(_ApiModel):
     result: list[Campaign]
     meta: PageMeta
+    unreadable: list[UnreadableItem] = Field(default_factory=list)
+
+    _leave_out_unreadable = _leaving_out_unreadable("result", Campaign, "campaign")
 
 
 class StatisticsRow(_ApiModel):
     campaign_id: int | None = None
     campaign_name: str | None = None
     day: date | None = Field(default=None, alias="date_time")
-    spent: Money = Decimal(0)
-    impressions: int = 0
-    clicks: int = 0
-    conversions: int = 0
-    daily_amount: Money | None = None
+    spent: Money = Field(Decimal(0), ge=0)
+    impressions: int = Field(0, ge=0)
+    clicks: int = Field(0, ge=0)
+    conversions: int = Field(0, ge=0)
+    daily_amount: Money | None = Field(None, ge=0)
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -99,6 +165,9 @@ class StatisticsPage(_ApiModel):
     total_pages: int = 1
     total_items: int = 0
     per_page: int = 1000
+    unreadable: list[UnreadableItem] = Field(default_factory=list)
+
+    _leave_out_unreadable = _leaving_out_unreadable("items", StatisticsRow, "statistics row")
 
 
 class CampaignStats(BaseModel):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal(10) ** 12
+"""No figure of an ad account comes near a trillion; past 10^26 the arithmetic in cents itself fails."""
+# What Decimal() would also take but no API means as money: "1_000", "NaN", digits of other scripts.
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -16,23 +21,22 @@ def to_decimal(value: Any) -> Decimal:
     The API sends floats such as 97.137; `str()` of a float is its shortest round-trip
     text, so Decimal(str(x)) keeps exactly the digits the API wrote.
     """
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
+        raise ValueError(f"not an amount of money: {value!r}")
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("money cannot be a boolean")
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        value = str(value)
-    if isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"not an amount of money: {value!r}") from None
-        if not result.is_finite():
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    else:
+        text = str(value).strip()
+        if not _PLAIN_NUMBER.fullmatch(text):
             raise ValueError(f"not an amount of money: {value!r}")
-        return result
-    raise ValueError(f"not an amount of money: {value!r}")
+        result = Decimal(text)
+    if not result.is_finite():
+        raise ValueError(f"not an amount of money: {value!r}")
+    if abs(result) >= MAX_AMOUNT:
+        raise ValueError(f"{value!r} is out of range")
+    return result
 
 
 def cents(value: Decimal) -> Decimal:

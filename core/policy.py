@@ -9,6 +9,7 @@ from enum import Enum
 from pydantic import BaseModel, Field, model_validator
 
 from core.health import CampaignPerformance
+from core.models import stored_name
 from core.money import CENT, Money, cents, fmt_money, fmt_percent
 from core.money import cpa as cpa_of
 
@@ -16,7 +17,8 @@ from core.money import cpa as cpa_of
 class Rule(BaseModel):
     """A performance rule from the `[[rules]]` tables of the configuration file."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
+    """Kept with every proposal and audit entry (the store's column holds 200 characters)."""
     campaign_ids: list[int] = Field(default_factory=list)
     """Empty: every working campaign."""
     window_days: int = Field(7, ge=1, le=31)
@@ -132,7 +134,8 @@ def evaluate(rule: Rule, perf: CampaignPerformance) -> Candidate | None:
     factor = 1 + step if direction is Direction.INCREASE else 1 - step
     return Candidate(
         campaign_id=perf.id,
-        campaign_name=perf.name,
+        # A proposal's name goes to the store, which keeps 500 characters: cut here, knowingly, not refused there.
+        campaign_name=stored_name(perf.name),
         rule=rule.name,
         direction=direction,
         from_amount=cents(budget),

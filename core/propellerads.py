@@ -30,8 +30,9 @@ from core.errors import (
     TransportError,
     ValidationError,
     flatten_fields,
+    one_line,
 )
-from core.models import Campaign, CampaignPage, StatisticsPage, StatisticsRow
+from core.models import Campaign, CampaignPage, StatisticsPage, StatisticsRow, UnreadableItem
 from core.money import cents, to_decimal
 
 log = logging.getLogger(__name__)
@@ -82,13 +83,19 @@ class PropellerAdsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        on_rate_limit_wait: Callable[[str, float], None] | None = None,
     ) -> None:
+        """`on_rate_limit_wait(endpoint, seconds)` hears of every wait for a rate-limit window, so a
+        person at a terminal is not left looking at a silent minute."""
         if not token:
             raise ValueError("a PropellerAds API token is required")
         self.options = options or ClientOptions()
         self._sleep = sleep
         self._clock = clock
-        self._token = token
+        self._on_rate_limit_wait = on_rate_limit_wait
+        # The token as it may come back in a body: as sent, and JSON-escaped ("/" as "\/" on the live API).
+        escaped = jsonlib.dumps(token)[1:-1]
+        self._token_forms = sorted({token, escaped, escaped.replace("/", "\\/")}, key=len, reverse=True)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -115,7 +122,7 @@ class PropellerAdsClient:
         try:
             return to_decimal(body)
         except ValueError:
-            raise MalformedResponseError("GET /adv/balance", f"expected an amount, got {_clip(body)}") from None
+            raise MalformedResponseError("GET /adv/balance", f"expected an amount, got {one_line(self._redacted(body))}") from None
 
     async def campaigns(
         self,
@@ -123,10 +130,12 @@ class PropellerAdsClient:
         statuses: Iterable[int] | None = None,
         archived: bool | None = None,
         page_size: int = CAMPAIGN_PAGE_SIZE,
+        unreadable: list[UnreadableItem] | None = None,
     ) -> list[Campaign]:
         """Every campaign, page after page (the API ignores limit/offset).
 
-        The pages announced by `meta.total_pages` are followed whatever size the server grants.
+        The pages announced by `meta.total_pages` are followed whatever size the server grants. A
+        campaign whose figures cannot be read is left out, and added to `unreadable` when given.
         """
         params: dict[str, Any] = {"page_size": page_size}
         if statuses:
@@ -139,6 +148,7 @@ class PropellerAdsClient:
             body = await self._request("GET", "adv/campaigns", params={**params, "page": page})
             result = self._parse(CampaignPage, body, "GET /adv/campaigns")
             found.extend(result.result)
+            self._set_aside(result.unreadable, unreadable)
             if page >= result.meta.total_pages or not result.result:
                 return found
             page += 1
@@ -155,21 +165,24 @@ class PropellerAdsClient:
         group_by: Iterable[str] = ("campaign_id",),
         campaign_ids: Iterable[int] | None = None,
         ad_day: AdDay = UTC_DAY,
+        unreadable: list[UnreadableItem] | None = None,
     ) -> list[StatisticsRow]:
         """Statistics rows for the ad days day_from..day_to, every page, grouped.
 
         Every query carries `tz`, so days are cut where the ad account cuts them; the API takes `tz`
-        only on a week at most, so a longer range is read a week at a time and the rows merged.
+        only on a week at most, so a longer range is read a week at a time and the rows merged. A
+        row whose figures cannot be read is left out, and added to `unreadable` when given.
         """
         group_by = tuple(group_by)
         ids = sorted({int(i) for i in campaign_ids}) if campaign_ids is not None else []
         rows: list[StatisticsRow] = []
         for chunk_from, chunk_to, tz in tz_chunks(day_from, day_to, ad_day):
-            rows.extend(await self._statistics_pages(chunk_from, chunk_to, tz, group_by, ids))
+            rows.extend(await self._statistics_pages(chunk_from, chunk_to, tz, group_by, ids, unreadable))
         return merge_rows(rows, group_by)
 
     async def _statistics_pages(
-        self, day_from: date, day_to: date, tz: str, group_by: tuple[str, ...], ids: list[int]
+        self, day_from: date, day_to: date, tz: str, group_by: tuple[str, ...], ids: list[int],
+        unreadable: list[UnreadableItem] | None,
     ) -> list[StatisticsRow]:
         query: dict[str, Any] = {
             "day_from": datetime.combine(day_from, dtime.min).strftime(STATS_TIME_FORMAT),
@@ -190,6 +203,7 @@ class PropellerAdsClient:
                 body = await self._request("GET", "adv/statistics", params={**query, "page": page})
             result = self._parse(StatisticsPage, body, f"{'POST' if use_post else 'GET'} /adv/statistics")
             rows.extend(result.items)
+            self._set_aside(result.unreadable, unreadable)
             if page >= result.total_pages or not result.items:
                 return rows
             page += 1
@@ -246,26 +260,38 @@ class PropellerAdsClient:
         except httpx.TransportError as exc:
             raise TransportError(endpoint, _describe_transport(exc)) from None
         self._remember_limit(limit_key, response)
-        # Some servers and proxies echo request headers back; the token must not reach any message.
-        text = response.text.replace(self._token, "[redacted]")
+        # The body is parsed as it came; only what goes into an error message is redacted, since some
+        # servers and proxies echo request headers back (redacting first broke parsing under a short token).
         if response.status_code < 300:
             try:
-                return jsonlib.loads(text)
+                return jsonlib.loads(response.text)
             except ValueError:
                 raise MalformedResponseError(
-                    endpoint, f"the body is not JSON: {_clip(text)}", status=response.status_code
+                    endpoint, f"the body is not JSON: {one_line(self._redacted(response.text))}", status=response.status_code
                 ) from None
-        raise self._error_for(endpoint, limit_key, response, text)
+        raise self._error_for(endpoint, limit_key, response)
 
-    def _error_for(self, endpoint: str, limit_key: str, response: httpx.Response, text: str) -> PropellerAdsError:
+    def _redacted(self, value: Any) -> Any:
+        """The value with every form of the token replaced, strings inside JSON included."""
+        if isinstance(value, str):
+            for form in self._token_forms:
+                value = value.replace(form, "[redacted]")
+            return value
+        if isinstance(value, dict):
+            return {self._redacted(k): self._redacted(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redacted(item) for item in value]
+        return value
+
+    def _error_for(self, endpoint: str, limit_key: str, response: httpx.Response) -> PropellerAdsError:
         status = response.status_code
-        body = _json_or_text(text)
+        body = self._redacted(_json_or_text(response.text))
         if status == 429:
             known = self.rate_limits.get(limit_key)
             message = body if isinstance(body, str) and body else "You exceeded the rate limit"
-            return RateLimitedError(endpoint, _clip(message), reset_at=known.reset_at if known else None)
+            return RateLimitedError(endpoint, one_line(message), reset_at=known.reset_at if known else None)
         if status == 400:
-            fields = flatten_fields(body) if isinstance(body, (dict, list)) else {"request": [_clip(str(body))]}
+            fields = flatten_fields(body) if isinstance(body, (dict, list)) else {"request": [one_line(str(body))]}
             return ValidationError(endpoint, fields)
         detail = _api_words(body) or response.reason_phrase or "no details"
         if status == 401:
@@ -295,7 +321,7 @@ class PropellerAdsClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError):
             delay = self._rate_limit_wait(exc)
-            log.info("rate limited on %s; waiting %.0f s for the window to reset", exc.endpoint, delay)
+            self._announce_wait(exc.endpoint, delay)
             return delay
         backoff = self.options.backoff_initial * (2 ** (state.attempt_number - 1))
         return min(backoff, self.options.backoff_max)
@@ -307,9 +333,14 @@ class PropellerAdsClient:
             return
         delay = known.reset_at - self._clock() + 1.0
         if 0 < delay <= self.options.max_rate_limit_wait:
-            log.info("rate limit window of %s spent; waiting %.0f s", limit_key, delay)
+            self._announce_wait(limit_key, delay)
             known.remaining = None
             await self._sleep(delay)
+
+    def _announce_wait(self, endpoint: str, seconds: float) -> None:
+        log.info("waiting %.0f s for the rate limit of %s", seconds, endpoint)
+        if self._on_rate_limit_wait is not None:
+            self._on_rate_limit_wait(endpoint, seconds)
 
     def _remember_limit(self, limit_key: str, response: httpx.Response) -> None:
         if "X-RateLimit-Limit" not in response.headers:
@@ -320,13 +351,20 @@ class PropellerAdsClient:
             reset_at=_header_float(response, "X-RateLimit-Reset"),
         )
 
+    @staticmethod
+    def _set_aside(found: list[UnreadableItem], into: list[UnreadableItem] | None) -> None:
+        for item in found:
+            log.warning("left out a %s PropellerAds sent (campaign %s): %s", item.what, item.campaign_id, item.reason)
+        if into is not None:
+            into.extend(found)
+
     def _parse(self, model: type[M], body: Any, endpoint: str) -> M:
         try:
             return model.model_validate(body)
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-            raise MalformedResponseError(endpoint, f"unexpected answer at {where}: {first.get('msg')}") from None
+            raise MalformedResponseError(endpoint, self._redacted(f"unexpected answer at {where}: {first.get('msg')}")) from None
 
 
 def tz_chunks(day_from: date, day_to: date, ad_day: AdDay) -> list[tuple[date, date, str]]:
@@ -388,18 +426,18 @@ def _api_words(body: Any) -> str:
     if isinstance(body, str):
         if body.lstrip().startswith("<"):  # a proxy's HTML page (502/503/504): its title, or the status's reason
             title = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
-            return _clip(title.group(1)) if title else ""
-        return _clip(body)
+            return one_line(title.group(1)) if title else ""
+        return one_line(body)
     if isinstance(body, dict):
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
-            return _clip(" ".join(str(e) for e in errors))
+            return one_line(" ".join(str(e) for e in errors))
         if isinstance(body.get("message"), str):
-            return _clip(body["message"])
+            return one_line(body["message"])
         flat = flatten_fields(body)
-        return _clip("; ".join(f"{k}: {' '.join(v)}" for k, v in flat.items()))
+        return one_line("; ".join(f"{k}: {' '.join(v)}" for k, v in flat.items()))
     if isinstance(body, list):
-        return _clip(" ".join(str(e) for e in body))
+        return one_line(" ".join(str(e) for e in body))
     return ""
 
 
@@ -424,8 +462,4 @@ def _header_float(response: httpx.Response, name: str) -> float | None:
     except (KeyError, ValueError):
         return None
 
-
-def _clip(text: Any, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 

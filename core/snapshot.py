@@ -6,7 +6,7 @@ import asyncio
 from datetime import date, datetime, timedelta, timezone
 
 from core.health import AccountSnapshot
-from core.models import CampaignStatus, sum_by_campaign
+from core.models import CampaignStatus, UnreadableItem, sum_by_campaign
 from core.propellerads import PropellerAdsClient
 
 
@@ -20,11 +20,14 @@ async def read_snapshot(
 ) -> AccountSnapshot:
     """Three kinds of call whatever the account size: balance, the campaign pages, one statistics query."""
     window_from, window_to = trailing_window(today, window_days)
+    unreadable: list[UnreadableItem] = []
     try:
         async with asyncio.TaskGroup() as group:
             balance_task = group.create_task(api.balance())
-            campaigns_task = group.create_task(api.campaigns(statuses=[CampaignStatus.WORKING]))
-            rows_task = group.create_task(api.statistics(window_from, window_to, group_by=("campaign_id",)))
+            campaigns_task = group.create_task(api.campaigns(statuses=[CampaignStatus.WORKING], unreadable=unreadable))
+            rows_task = group.create_task(
+                api.statistics(window_from, window_to, group_by=("campaign_id",), unreadable=unreadable)
+            )
     except BaseExceptionGroup as failed:
         # The first failure is the one to report; the others were cancelled because of it.
         raise failed.exceptions[0] from None
@@ -38,4 +41,5 @@ async def read_snapshot(
         window_to=window_to,
         taken_at=now or datetime.now(timezone.utc),
         stat_names={r.campaign_id: r.campaign_name for r in rows if r.campaign_id and r.campaign_name},
+        unreadable=unreadable,
     )

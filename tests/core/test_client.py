@@ -560,3 +560,71 @@ async def test_a_200_balance_echoing_the_token_is_reported_without_it(
         await api.balance()
     assert TOKEN not in str(caught.value)
     assert caught.value.detail == "expected an amount, got {'errors': ['bad credentials: Bearer [redacted]']}"
+
+
+async def test_a_short_token_does_not_break_reading_the_answers(clock: FakeClock, ads: respx.MockRouter) -> None:
+    # The sandbox's token can be "t": redacting it from the raw body turned "result" into "resul[redacted]".
+    ads.get("/adv/campaigns").mock(side_effect=campaign_pages(3, 100))
+    ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1517.70"))
+    async with make_client(clock, token="t") as short:
+        assert [c.id for c in await short.campaigns()] == [1, 2, 3]
+        assert await short.balance() == Decimal("1517.70")
+
+
+@pytest.mark.parametrize("status", [400, 403, 500])
+async def test_a_token_echoed_json_escaped_is_redacted_too(clock: FakeClock, ads: respx.MockRouter, status: int) -> None:
+    # The live API writes "/" as "\/": the echoed token then differs from the one sent.
+    token = "pa/slash/token-0b7e"
+    escaped = token.replace("/", "\\/")
+    body = '{"errors": ["bad credentials: Bearer ' + escaped + '"], "token": ["' + escaped + '"]}'
+    ads.get("/adv/balance").mock(return_value=httpx.Response(status, content=body.encode(), headers={"Content-Type": "application/json"}))
+    async with make_client(clock, ClientOptions(attempts=1), token=token) as client:
+        with pytest.raises(PropellerAdsError) as caught:
+            await client.balance()
+    texts = [str(caught.value), repr(getattr(caught.value, "fields", None))]
+    assert not [t for t in texts if token in t or escaped in t]
+    assert "[redacted]" in str(caught.value)
+
+
+async def test_a_huge_400_is_clipped_to_one_readable_line(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    fields = {f"field_{i}": ["This value is not valid. " * 20] for i in range(120)}  # about 60 KB
+    ads.patch("/adv/campaigns/7").mock(return_value=httpx.Response(400, json=fields))
+    with pytest.raises(ValidationError) as caught:
+        await api.set_daily_budget(7, Decimal("10"))
+    assert len(json.dumps(fields)) > 60_000
+    summary = str(caught.value)
+    assert "\n" not in summary and len(summary) <= 600
+    assert summary.startswith("PropellerAds rejected the request (400) on PATCH /adv/campaigns/7: field_0: This value")
+    assert len(caught.value.fields) == 120, "the fields stay whole for code that reads them"
+
+
+async def test_campaigns_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    items = [
+        campaign(1),
+        campaign(2, limit_daily_amount=1e27),
+        campaign(3, limit_daily_amount=-5),
+        campaign(4, limit_daily_amount="1_000"),
+        campaign(5),
+    ]
+    meta = {"total_items": 5, "total_pages": 1, "page_size": 100, "page": 1}
+    ads.get("/adv/campaigns").mock(return_value=httpx.Response(200, json={"result": items, "meta": meta}))
+    unreadable: list[Any] = []
+    found = await api.campaigns(unreadable=unreadable)
+    assert [c.id for c in found] == [1, 5]
+    assert [(u.campaign_id, u.name) for u in unreadable] == [(2, "c2"), (3, "c3"), (4, "c4")]
+    assert "out of range" in unreadable[0].reason and "limit_daily_amount" in unreadable[0].reason
+    assert "-5" in unreadable[1].reason
+    assert "not an amount" in unreadable[2].reason
+
+
+async def test_statistics_rows_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+    rows = [
+        {"campaign_id": 1, "spent": 12.5, "conversions": 1},
+        {"campaign_id": 2, "spent": "1e30", "conversions": 0},
+        {"campaign_id": 3, "spent": -4, "conversions": 0},
+    ]
+    ads.get("/adv/statistics").mock(return_value=stats_page(rows))
+    unreadable: list[Any] = []
+    found = await api.statistics(*WEEK, unreadable=unreadable)
+    assert [r.campaign_id for r in found] == [1]
+    assert [u.campaign_id for u in unreadable] == [2, 3]

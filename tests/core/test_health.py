@@ -314,3 +314,18 @@ def test_report_json_of_campaigns_at_risk() -> None:
     ]
     assert out["unlimited_campaigns"] == [{"id": 104, "name": "c104"}]
     assert out["window"]["average_daily_spend"] == "42.86"  # 300 / 7 = 42.857
+
+
+def test_unreadable_campaigns_are_reported_and_left_out_of_the_figures() -> None:
+    from core.models import UnreadableItem
+
+    snap = snapshot("1000", [working(101, "50")])
+    snap = AccountSnapshot(**{**snap.__dict__, "unreadable": [UnreadableItem("campaign", 7, "Huge", "limit_daily_amount 1e+27 is out of range")]})
+    report = analyze(snap)
+    assert report.total_daily_budget == Decimal("50")
+    unreadable = [r for r in report.recommendations if r.code is RecommendationCode.UNREADABLE_FIGURES]
+    assert len(unreadable) == 1
+    assert "Huge (7): limit_daily_amount 1e+27 is out of range" in unreadable[0].message
+    assert report_json(report)["unreadable"] == [
+        {"what": "campaign", "campaign_id": 7, "name": "Huge", "reason": "limit_daily_amount 1e+27 is out of range"}
+    ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from sandbox.adplatform import SANDBOX_KEY, Account, Campaign, RateLimit, SandboxConfig, start_sandbox
 from sandbox.serving import BackgroundServer
+from tests.harness import exact_account
 
 TOKEN = "cli-test-token-7f3a9"
 ROOT = Path(__file__).parents[2]
@@ -84,7 +86,7 @@ def test_check_json_reads_every_page_and_waits_out_the_first_429(ads: Background
 
     done = run_check(ads.url, "--json")
 
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr  # LOW_BALANCE
     report = json.loads(done.stdout)
     assert report["account_balance"] == "12000.00"
     assert report["total_daily_budget"] == "9000.00"
@@ -108,10 +110,74 @@ def test_check_json_reads_every_page_and_waits_out_the_first_429(ads: Background
 
 
 def test_check_prints_tables_for_people(ads: BackgroundServer) -> None:
-    done = run_check(ads.url)
-    assert done.returncode == 0, done.stderr
+    done = run_check(ads.url, COLUMNS="160")
+    assert done.returncode == 3, done.stderr  # LOW_BALANCE: attention needed
     assert "12,000.00" in done.stdout and "9,000.00" in done.stdout
     assert "LOW_BALANCE" in done.stdout and "Bigger spender" in done.stdout
+    top = done.stdout.split("Top spenders, last 7 days", 1)[1].split("Campaigns at risk", 1)[0]
+    assert "9001" in top and "Big spender" in top and "7,000.00" in top and "350" in top  # 50 conversions a day
+
+
+@pytest.fixture
+def unlimited_sandbox() -> Iterator[Callable[[Account], BackgroundServer]]:
+    """Starts sandboxes without a statistics limit for the account given, and stops them after the test."""
+    started: list[BackgroundServer] = []
+
+    def start(account: Account) -> BackgroundServer:
+        started.append(start_sandbox(account, token=TOKEN, config=SandboxConfig(rate_limits={"statistics": None})))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_a_healthy_account_exits_0_and_one_needing_attention_exits_3(
+    unlimited_sandbox: Callable[[Account], BackgroundServer],
+) -> None:
+    healthy = unlimited_sandbox(exact_account(datetime.now(timezone.utc).date()))
+    assert run_check(healthy.url).returncode == 0
+    assert run_check(healthy.url, "--json").returncode == 0
+    healthy.app[SANDBOX_KEY].account.set_balance(Decimal("500.00"), datetime.now(timezone.utc))  # 1.4 days of 350.00
+    for extra in ((), ("--json",)):
+        done = run_check(healthy.url, *extra)
+        assert done.returncode == 3, done.stderr
+        assert done.stderr == ""
+
+
+HOSTILE_NAMES = {
+    301: "[/]",
+    302: "[link=https://evil.example/x]Brand EU[/link]",
+    303: "Evil \x1b]8;;https://evil.example/\x1b\\Click\x1b]8;;\x1b\\ \x1b[2J",
+}
+
+
+def test_campaign_names_are_printed_as_data_not_console_markup_or_escapes(
+    unlimited_sandbox: Callable[[Account], BackgroundServer],
+) -> None:
+    campaigns = [Campaign(id=i, name=name, limit_daily_amount=Decimal("900.00")) for i, name in HOSTILE_NAMES.items()]
+    account = Account(balance=Decimal("1000.00"), campaigns=campaigns)
+    today = datetime.now(timezone.utc).date()
+    for campaign_id in HOSTILE_NAMES:
+        account.record(campaign_id, today - timedelta(days=1), spent=Decimal("10"), impressions=100, conversions=1)
+    done = run_check(unlimited_sandbox(account).url, COLUMNS="200")
+    assert done.returncode == 3, done.stderr  # every one is at risk
+    assert "[/]" in done.stdout
+    assert "[link=https://evil.example/x]Brand EU[/link]" in done.stdout
+    assert "\x1b" not in done.stdout + done.stderr
+    assert "Evil \\x1b]8;;https://evil.example/" in done.stdout, "a control character is shown, not obeyed"
+
+
+def test_a_wait_for_the_rate_limit_is_said_on_a_terminal(ads: BackgroundServer) -> None:
+    spent = httpx.get(
+        ads.url + "/v5/adv/statistics",
+        params={"day_from": "2020-01-01", "day_to": "2020-01-02", "group_by[]": "campaign_id"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert spent.status_code == 200
+    done = run_check(ads.url, "--json", FORCE_COLOR="1", TTY_COMPATIBLE="1")
+    assert done.returncode == 3, done.stderr
+    assert re.search(r"waiting \d+ s for PropellerAds' rate limit", done.stderr), done.stderr
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], code: int) -> str:
@@ -156,3 +222,23 @@ def test_malformed_body_is_one_line(ads: BackgroundServer) -> None:
 def test_unreachable_api_is_one_line(tmp_path: Path) -> None:
     line = _one_line_error(run_check("http://127.0.0.1:9", BUDGET_BOT_API_TIMEOUT_SECONDS="2"), 1)
     assert "unreachable" in line
+
+
+def test_money_out_of_range_leaves_that_campaign_out_and_says_so(ads: BackgroundServer) -> None:
+    # One daily budget of 1e27 used to stop all monitoring (InvalidOperation); -5 lowered the total; "1_000" read as 1000.
+    items = [
+        {"id": 1, "name": "Fine", "status": 6, "limit_daily_amount": 100.0},
+        {"id": 2, "name": "Huge", "status": 6, "limit_daily_amount": 1e27},
+        {"id": 3, "name": "Negative", "status": 6, "limit_daily_amount": -5},
+        {"id": 4, "name": "Underscored", "status": 6, "limit_daily_amount": "1_000"},
+    ]
+    page = {"result": items, "meta": {"total_items": 4, "total_pages": 1, "page_size": 100, "page": 1}}
+    ads.app[SANDBOX_KEY].faults.fail_next("GET", "/adv/campaigns", status=200, body=json.dumps(page))
+
+    done = run_check(ads.url, "--json")
+
+    assert done.returncode == 3, done.stderr  # attention needed: figures were left out
+    report = json.loads(done.stdout)
+    assert report["total_daily_budget"] == "100.00"
+    assert [(u["campaign_id"], u["name"]) for u in report["unreadable"]] == [(2, "Huge"), (3, "Negative"), (4, "Underscored")]
+    assert "UNREADABLE_FIGURES" in [r["code"] for r in report["recommendations"]]

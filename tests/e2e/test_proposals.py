@@ -589,3 +589,17 @@ def test_a_restarted_bot_finishes_what_the_stopped_one_left_mid_apply(
         else "verified: the live daily budget matches"
     )
     assert (applied.actor, applied.detail) == (APPROVER, expected)
+
+
+@pytest.mark.postgres
+def test_a_campaign_name_past_500_characters_is_stored_cut_on_postgresql(
+    tmp_path: Path, clock: ManualClock, postgres_url: str
+) -> None:
+    # The store keeps 500 characters of a name; PostgreSQL refused more and the whole check failed.
+    long_name = "Loser DE " + "x" * 600
+    with running_stack(tmp_path, clock=clock, db_url=postgres_url) as stack:
+        stack.sandbox.account.campaigns[LOSER].name = long_name
+        check(stack, expect="0 alert change(s), 2 new proposal(s), 0 still waiting")
+        loser = next(p for p in pending(stack) if p.campaign_id == LOSER)
+        assert len(loser.campaign_name) == 500
+        assert loser.campaign_name == long_name[:499] + "…"
