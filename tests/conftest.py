@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.harness import POSTGRES_URL
+from sandbox.adplatform import ManualClock
+from tests.harness import NOW, POSTGRES_URL, Stack, running_stack
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The bot's (and the sandbox's) manual clock, at NOW until a test moves it."""
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A store on a fresh SQLite file."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def stack(tmp_path: Path, clock: ManualClock) -> Iterator[Stack]:
+    """The sandbox ad platform, the Slack stand-in and the bot over HTTP, on the manual clock, with the CPA rule."""
+    with running_stack(tmp_path, clock=clock) as running:
+        yield running
 
 
 def _admin_connect():  # noqa: ANN202 - psycopg connection

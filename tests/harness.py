@@ -27,6 +27,8 @@ SIGNING_SECRET = "signing-" + secrets.token_hex(12)
 CHANNEL = "C0BUDGET"
 APPROVER = "U0APPROVER"
 VIEWER = "U0VIEWER"
+NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
+"""Monday 2024-03-04 12:00 UTC: where the bot's and the sandbox's manual clocks start unless a test says otherwise."""
 POSTGRES_URL = os.environ.get("BUDGET_BOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 # A rule set that gives the exact account below one increase and one decrease.

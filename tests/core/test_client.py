@@ -68,8 +68,8 @@ EST = AdDay.parse("-05:00")
 # --- paging -----------------------------------------------------------------------------
 
 
-async def test_campaigns_reads_all_250_over_3_pages_by_page_number(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/campaigns").mock(side_effect=campaign_pages(250, 100))
+async def test_campaigns_reads_all_250_over_3_pages_by_page_number(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/campaigns").mock(side_effect=campaign_pages(250, 100))
     found = await api.campaigns()
     assert [c.id for c in found] == list(range(1, 251))
     assert route.call_count == 3
@@ -81,16 +81,16 @@ async def test_campaigns_reads_all_250_over_3_pages_by_page_number(api: Propelle
 
 @pytest.mark.parametrize(("largest_page", "calls"), [(1000, 3), (200, 13), (5000, 3)])
 async def test_campaigns_ask_1000_a_page_and_follow_the_pages_the_server_grants(
-    api: PropellerAdsClient, ads: respx.MockRouter, largest_page: int, calls: int
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, largest_page: int, calls: int
 ) -> None:
-    route = ads.get("/adv/campaigns").mock(side_effect=campaign_pages(2500, largest_page))
+    route = mock_ads.get("/adv/campaigns").mock(side_effect=campaign_pages(2500, largest_page))
     found = await api.campaigns()
     assert [c.id for c in found] == list(range(1, 2501))
     assert route.call_count == calls
 
 
-async def test_campaigns_sends_status_and_archive_filters(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/campaigns").mock(side_effect=campaign_pages(3, 100))
+async def test_campaigns_sends_status_and_archive_filters(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/campaigns").mock(side_effect=campaign_pages(3, 100))
     await api.campaigns(statuses=[6], archived=False)
     params = route.calls[0].request.url.params
     assert params.get_list("status[]") == ["6"]
@@ -98,10 +98,10 @@ async def test_campaigns_sends_status_and_archive_filters(api: PropellerAdsClien
 
 
 async def test_campaigns_stops_at_an_empty_page_even_if_meta_promises_more(
-    api: PropellerAdsClient, ads: respx.MockRouter
+    api: PropellerAdsClient, mock_ads: respx.MockRouter
 ) -> None:
     meta = {"total_items": 500, "total_pages": 5, "page_size": 100, "page": 1}
-    route = ads.get("/adv/campaigns").mock(
+    route = mock_ads.get("/adv/campaigns").mock(
         side_effect=[
             httpx.Response(200, json={"result": [campaign(1)], "meta": meta}),
             httpx.Response(200, json={"result": [], "meta": meta | {"page": 2}}),
@@ -111,8 +111,8 @@ async def test_campaigns_stops_at_an_empty_page_even_if_meta_promises_more(
     assert route.call_count == 2
 
 
-async def test_statistics_reads_every_page(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/statistics").mock(
+async def test_statistics_reads_every_page(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/statistics").mock(
         side_effect=[
             stats_page([{"campaign_id": 1, "spent": 1.5}], total_pages=3),
             stats_page([{"campaign_id": 2, "spent": 2.25}], total_pages=3),
@@ -124,8 +124,8 @@ async def test_statistics_reads_every_page(api: PropellerAdsClient, ads: respx.M
     assert [call.request.url.params["page"] for call in route.calls] == ["1", "2", "3"]
 
 
-async def test_statistics_asks_whole_days_grouped_by_campaign(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+async def test_statistics_asks_whole_days_grouped_by_campaign(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/statistics").mock(return_value=stats_page([]))
     await api.statistics(*WEEK, campaign_ids=[7, 3, 7])
     params = route.calls[0].request.url.params
     assert params["day_from"] == "2025-09-23 00:00:00"
@@ -134,8 +134,8 @@ async def test_statistics_asks_whole_days_grouped_by_campaign(api: PropellerAdsC
     assert params.get_list("campaign_id[]") == ["3", "7"]
 
 
-async def test_statistics_for_over_50_campaigns_posts_a_json_body(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.post("/adv/statistics").mock(return_value=stats_page([{"campaign_id": 1, "spent": 3.0}]))
+async def test_statistics_for_over_50_campaigns_posts_a_json_body(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.post("/adv/statistics").mock(return_value=stats_page([{"campaign_id": 1, "spent": 3.0}]))
     rows = await api.statistics(*WEEK, campaign_ids=range(1, 52))
     assert len(rows) == 1
     body = json.loads(route.calls[0].request.content)
@@ -167,24 +167,24 @@ def sent_ranges(route: respx.Route) -> list[tuple[str, str, str]]:
     ],
 )
 async def test_a_week_at_most_is_one_query_with_the_ad_day_s_tz(
-    api: PropellerAdsClient, ads: respx.MockRouter, day_from: date, day_to: date
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, day_from: date, day_to: date
 ) -> None:
-    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    route = mock_ads.get("/adv/statistics").mock(return_value=stats_page([]))
     await api.statistics(day_from, day_to, ad_day=EST)
     assert sent_ranges(route) == [(str(day_from), str(day_to), "-0500")]
 
 
-async def test_without_an_ad_day_days_are_cut_at_utc(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+async def test_without_an_ad_day_days_are_cut_at_utc(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/statistics").mock(return_value=stats_page([]))
     await api.statistics(*WEEK)
     assert sent_ranges(route) == [("2025-09-23", "2025-09-29", "+0000")]
 
 
 async def test_30_days_are_read_a_week_at_a_time_each_with_tz_and_merged_per_campaign(
-    api: PropellerAdsClient, ads: respx.MockRouter
+    api: PropellerAdsClient, mock_ads: respx.MockRouter
 ) -> None:
     # The recorded 400 refuses tz on this 30-day range as one query.
-    route = ads.get("/adv/statistics").mock(
+    route = mock_ads.get("/adv/statistics").mock(
         side_effect=[
             stats_page([{"campaign_id": 1, "spent": 1.5, "conversions": 1}, {"campaign_id": 2, "spent": 0.25}]),
             stats_page([{"campaign_id": 1, "spent": 2.25, "clicks": 3}]),
@@ -207,8 +207,8 @@ async def test_30_days_are_read_a_week_at_a_time_each_with_tz_and_merged_per_cam
     assert by_campaign[2].spent == Decimal("0.25")
 
 
-async def test_rows_per_day_are_kept_apart_across_chunks(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    ads.get("/adv/statistics").mock(
+async def test_rows_per_day_are_kept_apart_across_chunks(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    mock_ads.get("/adv/statistics").mock(
         side_effect=[
             stats_page([{"campaign_id": 1, "date_time": "2025-09-01", "spent": 1.0}]),
             stats_page([{"campaign_id": 1, "date_time": "2025-09-10", "spent": 2.0}]),
@@ -218,9 +218,9 @@ async def test_rows_per_day_are_kept_apart_across_chunks(api: PropellerAdsClient
     assert [(r.day, r.spent) for r in rows] == [(date(2025, 9, 1), Decimal("1.0")), (date(2025, 9, 10), Decimal("2.0"))]
 
 
-async def test_a_chunk_never_spans_a_daylight_saving_change(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+async def test_a_chunk_never_spans_a_daylight_saving_change(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
     # New York falls back at 02:00 on 2025-11-02: that day starts on -0400, the next on -0500.
-    route = ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    route = mock_ads.get("/adv/statistics").mock(return_value=stats_page([]))
     await api.statistics(date(2025, 10, 29), date(2025, 11, 4), ad_day=AdDay.parse("America/New_York"))
     assert sent_ranges(route) == [("2025-10-29", "2025-11-02", "-0400"), ("2025-11-03", "2025-11-04", "-0500")]
 
@@ -234,66 +234,66 @@ def test_a_range_that_ends_before_it_starts_is_refused() -> None:
 
 
 async def test_429_waits_until_the_reset_then_succeeds_with_two_requests(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
 ) -> None:
-    reset = clock.now + 30
-    route = ads.get("/adv/statistics").mock(
+    reset = api_clock.now + 30
+    route = mock_ads.get("/adv/statistics").mock(
         side_effect=[rate_limited(reset), stats_page([{"campaign_id": 1, "spent": 4.0}])]
     )
     rows = await api.statistics(*WEEK)
     assert [r.spent for r in rows] == [Decimal("4.0")]
     # 30 s to the reset plus one second of margin, waited once, on the injected sleep.
-    assert clock.sleeps == [31.0]
+    assert api_clock.sleeps == [31.0]
     assert route.call_count == 2
     assert api.calls == Counter({"GET /adv/statistics": 2})
 
 
 async def test_429_with_reset_beyond_max_wait_fails_at_once(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
 ) -> None:
-    reset = clock.now + 600  # max_rate_limit_wait is 90 s by default
-    route = ads.get("/adv/statistics").mock(return_value=rate_limited(reset))
+    reset = api_clock.now + 600  # max_rate_limit_wait is 90 s by default
+    route = mock_ads.get("/adv/statistics").mock(return_value=rate_limited(reset))
     with pytest.raises(RateLimitedError) as caught:
         await api.statistics(*WEEK)
     assert route.call_count == 1
-    assert clock.sleeps == []
+    assert api_clock.sleeps == []
     assert caught.value.reset_at == reset
     assert caught.value.detail == "You exceeded the rate limit"
 
 
 async def test_429_with_reset_beyond_a_configured_max_wait_fails_at_once(
-    clock: FakeClock, ads: respx.MockRouter
+    api_clock: FakeClock, mock_ads: respx.MockRouter
 ) -> None:
-    route = ads.get("/adv/balance").mock(return_value=rate_limited(clock.now + 30))
-    async with make_client(clock, ClientOptions(max_rate_limit_wait=10)) as api:
+    route = mock_ads.get("/adv/balance").mock(return_value=rate_limited(api_clock.now + 30))
+    async with make_client(api_clock, ClientOptions(max_rate_limit_wait=10)) as api:
         with pytest.raises(RateLimitedError):
             await api.balance()
-    assert (route.call_count, clock.sleeps) == (1, [])
+    assert (route.call_count, api_clock.sleeps) == (1, [])
 
 
 async def test_429_without_rate_limit_headers_waits_a_minute(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
 ) -> None:
-    ads.get("/adv/balance").mock(side_effect=[rate_limited(None), httpx.Response(200, json="10.00")])
+    mock_ads.get("/adv/balance").mock(side_effect=[rate_limited(None), httpx.Response(200, json="10.00")])
     assert await api.balance() == Decimal("10.00")
-    assert clock.sleeps == [60.0]
+    assert api_clock.sleeps == [60.0]
 
 
 async def test_a_spent_window_is_waited_out_before_sending_instead_of_provoking_a_429(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
 ) -> None:
-    spent = {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(clock.now + 20))}
-    route = ads.get("/adv/statistics").mock(return_value=httpx.Response(200, headers=spent, json={"items": []}))
+    spent = {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(api_clock.now + 20))}
+    route = mock_ads.get("/adv/statistics").mock(return_value=httpx.Response(200, headers=spent, json={"items": []}))
     await api.statistics(*WEEK)
-    assert clock.sleeps == []
+    assert api_clock.sleeps == []
     await api.statistics(*WEEK)
-    assert clock.sleeps == [21.0]
+    assert api_clock.sleeps == [21.0]
     assert route.call_count == 2
 
 
-async def test_rate_limit_headers_are_remembered_by_endpoint(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+async def test_rate_limit_headers_are_remembered_by_endpoint(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
     headers = {"X-RateLimit-Limit": "150", "X-RateLimit-Remaining": "149", "X-RateLimit-Reset": "1759606403"}
-    ads.get("/adv/campaigns/9446595").mock(return_value=httpx.Response(200, headers=headers, json=campaign(9446595)))
+    mock_ads.get("/adv/campaigns/9446595").mock(return_value=httpx.Response(200, headers=headers, json=campaign(9446595)))
     await api.campaign(9446595)
     assert api.rate_limits == {"adv/campaigns/{id}": RateLimit(limit=150, remaining=149, reset_at=1759606403.0)}
 
@@ -302,35 +302,35 @@ async def test_rate_limit_headers_are_remembered_by_endpoint(api: PropellerAdsCl
 
 
 async def test_5xx_then_success_retries_with_exponential_backoff(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
 ) -> None:
-    route = ads.get("/adv/balance").mock(
+    route = mock_ads.get("/adv/balance").mock(
         side_effect=[httpx.Response(502, text="Bad Gateway"), httpx.Response(503), httpx.Response(200, json="12.34")]
     )
     assert await api.balance() == Decimal("12.34")
     assert route.call_count == 3
-    assert clock.sleeps == [0.5, 1.0]
+    assert api_clock.sleeps == [0.5, 1.0]
 
 
 async def test_5xx_forever_stops_after_the_configured_attempts(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
 ) -> None:
-    route = ads.get("/adv/balance").mock(return_value=httpx.Response(500, json={"message": "Internal error"}))
+    route = mock_ads.get("/adv/balance").mock(return_value=httpx.Response(500, json={"message": "Internal error"}))
     with pytest.raises(ServerError) as caught:
         await api.balance()
     assert route.call_count == 4
-    assert clock.sleeps == [0.5, 1.0, 2.0]
+    assert api_clock.sleeps == [0.5, 1.0, 2.0]
     assert caught.value.status == 500
     assert caught.value.detail == "Internal error"
 
 
-async def test_backoff_is_capped_at_backoff_max(clock: FakeClock, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/balance").mock(return_value=httpx.Response(503))
-    async with make_client(clock, ClientOptions(attempts=6, backoff_max=1.5)) as api:
+async def test_backoff_is_capped_at_backoff_max(api_clock: FakeClock, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/balance").mock(return_value=httpx.Response(503))
+    async with make_client(api_clock, ClientOptions(attempts=6, backoff_max=1.5)) as api:
         with pytest.raises(ServerError):
             await api.balance()
     assert route.call_count == 6
-    assert clock.sleeps == [0.5, 1.0, 1.5, 1.5, 1.5]
+    assert api_clock.sleeps == [0.5, 1.0, 1.5, 1.5, 1.5]
 
 
 @pytest.mark.parametrize(
@@ -345,9 +345,9 @@ async def test_backoff_is_capped_at_backoff_max(clock: FakeClock, ads: respx.Moc
     ],
 )
 async def test_network_faults_become_transport_error_after_bounded_retries(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock, fault: Exception, detail: str
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock, fault: Exception, detail: str
 ) -> None:
-    route = ads.get("/adv/balance").mock(side_effect=fault)
+    route = mock_ads.get("/adv/balance").mock(side_effect=fault)
     with pytest.raises(TransportError) as caught:
         await api.balance()
     assert route.call_count == 4
@@ -357,17 +357,17 @@ async def test_network_faults_become_transport_error_after_bounded_retries(
 
 
 async def test_a_network_fault_then_success_is_retried(
-    api: PropellerAdsClient, ads: respx.MockRouter, clock: FakeClock
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
 ) -> None:
-    ads.get("/adv/balance").mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json="1.00")])
+    mock_ads.get("/adv/balance").mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json="1.00")])
     assert await api.balance() == Decimal("1.00")
-    assert clock.sleeps == [0.5]
+    assert api_clock.sleeps == [0.5]
 
 
 async def test_malformed_json_on_200_is_malformed_response_and_not_retried(
-    api: PropellerAdsClient, ads: respx.MockRouter
+    api: PropellerAdsClient, mock_ads: respx.MockRouter
 ) -> None:
-    route = ads.get("/adv/campaigns").mock(
+    route = mock_ads.get("/adv/campaigns").mock(
         return_value=httpx.Response(200, headers={"Content-Type": "application/json"}, content=b'{"result": [')
     )
     with pytest.raises(MalformedResponseError) as caught:
@@ -377,23 +377,23 @@ async def test_malformed_json_on_200_is_malformed_response_and_not_retried(
     assert caught.value.detail == 'the body is not JSON: {"result": ['
 
 
-async def test_json_of_the_wrong_shape_is_malformed_response(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    ads.get("/adv/campaigns").mock(return_value=httpx.Response(200, json=[campaign(1)]))
+async def test_json_of_the_wrong_shape_is_malformed_response(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    mock_ads.get("/adv/campaigns").mock(return_value=httpx.Response(200, json=[campaign(1)]))
     with pytest.raises(MalformedResponseError):
         await api.campaigns()
 
 
 async def test_a_balance_that_is_not_an_amount_is_malformed_response(
-    api: PropellerAdsClient, ads: respx.MockRouter
+    api: PropellerAdsClient, mock_ads: respx.MockRouter
 ) -> None:
-    ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="n/a"))
+    mock_ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="n/a"))
     with pytest.raises(MalformedResponseError) as caught:
         await api.balance()
     assert caught.value.detail == "expected an amount, got n/a"
 
 
-async def test_401_is_authentication_error_and_not_retried(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/balance").mock(return_value=httpx.Response(401, json={"message": "Unauthorized"}))
+async def test_401_is_authentication_error_and_not_retried(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/balance").mock(return_value=httpx.Response(401, json={"message": "Unauthorized"}))
     with pytest.raises(AuthenticationError) as caught:
         await api.balance()
     assert route.call_count == 1
@@ -401,8 +401,8 @@ async def test_401_is_authentication_error_and_not_retried(api: PropellerAdsClie
     assert str(caught.value) == "PropellerAds refused the API token (401) on GET /adv/balance: Unauthorized"
 
 
-async def test_404_on_a_campaign_is_not_found(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    ads.get("/adv/campaigns/42").mock(return_value=httpx.Response(404, json={"errors": ["Campaign not found."]}))
+async def test_404_on_a_campaign_is_not_found(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    mock_ads.get("/adv/campaigns/42").mock(return_value=httpx.Response(404, json={"errors": ["Campaign not found."]}))
     with pytest.raises(NotFoundError) as caught:
         await api.campaign(42)
     assert caught.value.detail == "Campaign not found."
@@ -412,8 +412,8 @@ async def test_404_on_a_campaign_is_not_found(api: PropellerAdsClient, ads: resp
 # --- parsing ------------------------------------------------------------------------------
 
 
-async def test_null_daily_limit_reads_as_no_limit(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    ads.get("/adv/campaigns/5").mock(
+async def test_null_daily_limit_reads_as_no_limit(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    mock_ads.get("/adv/campaigns/5").mock(
         return_value=httpx.Response(200, json=campaign(5, limit_daily_amount=None, limit_total_amount=None))
     )
     found = await api.campaign(5)
@@ -421,8 +421,8 @@ async def test_null_daily_limit_reads_as_no_limit(api: PropellerAdsClient, ads: 
     assert found.total_budget is None
 
 
-async def test_unknown_fields_are_tolerated(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    ads.get("/adv/campaigns/5").mock(
+async def test_unknown_fields_are_tolerated(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    mock_ads.get("/adv/campaigns/5").mock(
         return_value=httpx.Response(
             200, json=campaign(5, limit_daily_amount=97.137, brand_new_field={"x": [1]}, capping=3, frequency=2)
         )
@@ -445,18 +445,18 @@ async def test_unknown_fields_are_tolerated(api: PropellerAdsClient, ads: respx.
     ],
 )
 async def test_set_daily_budget_patches_limit_daily_amount_rounded_to_cents(
-    api: PropellerAdsClient, ads: respx.MockRouter, amount: Decimal | None, sent: float | None
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, amount: Decimal | None, sent: float | None
 ) -> None:
-    route = ads.patch("/adv/campaigns/9446595").mock(return_value=httpx.Response(200, json={}))
+    route = mock_ads.patch("/adv/campaigns/9446595").mock(return_value=httpx.Response(200, json={}))
     await api.set_daily_budget(9446595, amount)
     request = route.calls[0].request
     assert json.loads(request.content) == {"limit_daily_amount": sent}
     assert request.headers["Content-Type"] == "application/json"
 
 
-async def test_start_and_stop_send_campaign_ids(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    play = ads.put("/adv/campaigns/play").mock(return_value=httpx.Response(200, json={}))
-    stop = ads.put("/adv/campaigns/stop").mock(return_value=httpx.Response(200, json={}))
+async def test_start_and_stop_send_campaign_ids(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    play = mock_ads.put("/adv/campaigns/play").mock(return_value=httpx.Response(200, json={}))
+    stop = mock_ads.put("/adv/campaigns/stop").mock(return_value=httpx.Response(200, json={}))
     await api.start_campaigns([1, 2])
     await api.stop_campaigns([3])
     assert json.loads(play.calls[0].request.content) == {"campaign_ids": [1, 2]}
@@ -466,8 +466,8 @@ async def test_start_and_stop_send_campaign_ids(api: PropellerAdsClient, ads: re
 # --- the token ----------------------------------------------------------------------------
 
 
-async def test_every_request_carries_the_bearer_token(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
-    route = ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1.00"))
+async def test_every_request_carries_the_bearer_token(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
+    route = mock_ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1.00"))
     await api.balance()
     assert route.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
 
@@ -510,9 +510,9 @@ ERROR_KINDS = [
 
 @pytest.mark.parametrize(("answer", "kind"), ERROR_KINDS)
 async def test_no_error_message_or_repr_contains_the_token(
-    api: PropellerAdsClient, ads: respx.MockRouter, answer: Any, kind: type[PropellerAdsError]
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, answer: Any, kind: type[PropellerAdsError]
 ) -> None:
-    route = ads.get("/adv/campaigns/7")
+    route = mock_ads.get("/adv/campaigns/7")
     if isinstance(answer, httpx.Response):
         route.mock(return_value=answer)
     else:
@@ -530,12 +530,12 @@ async def test_no_error_message_or_repr_contains_the_token(
 
 
 async def test_calls_counts_requests_by_endpoint_retries_included(
-    api: PropellerAdsClient, ads: respx.MockRouter
+    api: PropellerAdsClient, mock_ads: respx.MockRouter
 ) -> None:
-    ads.get("/adv/balance").mock(side_effect=[httpx.Response(503), httpx.Response(200, json="1.00"), httpx.Response(200, json="2.00")])
-    ads.get(url__regex=rf"{BASE_URL}/adv/campaigns/\d+").mock(side_effect=lambda r: httpx.Response(200, json=campaign(int(r.url.path.rsplit("/", 1)[1]))))
-    ads.get("/adv/campaigns").mock(side_effect=campaign_pages(150, 100))
-    ads.get("/adv/statistics").mock(return_value=stats_page([]))
+    mock_ads.get("/adv/balance").mock(side_effect=[httpx.Response(503), httpx.Response(200, json="1.00"), httpx.Response(200, json="2.00")])
+    mock_ads.get(url__regex=rf"{BASE_URL}/adv/campaigns/\d+").mock(side_effect=lambda r: httpx.Response(200, json=campaign(int(r.url.path.rsplit("/", 1)[1]))))
+    mock_ads.get("/adv/campaigns").mock(side_effect=campaign_pages(150, 100))
+    mock_ads.get("/adv/statistics").mock(return_value=stats_page([]))
     await api.balance()
     await api.balance()
     await api.campaign(1)
@@ -553,32 +553,32 @@ async def test_calls_counts_requests_by_endpoint_retries_included(
 
 
 async def test_a_200_balance_echoing_the_token_is_reported_without_it(
-    api: PropellerAdsClient, ads: respx.MockRouter
+    api: PropellerAdsClient, mock_ads: respx.MockRouter
 ) -> None:
-    ads.get("/adv/balance").mock(side_effect=echo(200))
+    mock_ads.get("/adv/balance").mock(side_effect=echo(200))
     with pytest.raises(MalformedResponseError) as caught:
         await api.balance()
     assert TOKEN not in str(caught.value)
     assert caught.value.detail == "expected an amount, got {'errors': ['bad credentials: Bearer [redacted]']}"
 
 
-async def test_a_short_token_does_not_break_reading_the_answers(clock: FakeClock, ads: respx.MockRouter) -> None:
+async def test_a_short_token_does_not_break_reading_the_answers(api_clock: FakeClock, mock_ads: respx.MockRouter) -> None:
     # The sandbox's token can be "t": redacting it from the raw body turned "result" into "resul[redacted]".
-    ads.get("/adv/campaigns").mock(side_effect=campaign_pages(3, 100))
-    ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1517.70"))
-    async with make_client(clock, token="t") as short:
+    mock_ads.get("/adv/campaigns").mock(side_effect=campaign_pages(3, 100))
+    mock_ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1517.70"))
+    async with make_client(api_clock, token="t") as short:
         assert [c.id for c in await short.campaigns()] == [1, 2, 3]
         assert await short.balance() == Decimal("1517.70")
 
 
 @pytest.mark.parametrize("status", [400, 403, 500])
-async def test_a_token_echoed_json_escaped_is_redacted_too(clock: FakeClock, ads: respx.MockRouter, status: int) -> None:
+async def test_a_token_echoed_json_escaped_is_redacted_too(api_clock: FakeClock, mock_ads: respx.MockRouter, status: int) -> None:
     # The live API writes "/" as "\/": the echoed token then differs from the one sent.
     token = "pa/slash/token-0b7e"
     escaped = token.replace("/", "\\/")
     body = '{"errors": ["bad credentials: Bearer ' + escaped + '"], "token": ["' + escaped + '"]}'
-    ads.get("/adv/balance").mock(return_value=httpx.Response(status, content=body.encode(), headers={"Content-Type": "application/json"}))
-    async with make_client(clock, ClientOptions(attempts=1), token=token) as client:
+    mock_ads.get("/adv/balance").mock(return_value=httpx.Response(status, content=body.encode(), headers={"Content-Type": "application/json"}))
+    async with make_client(api_clock, ClientOptions(attempts=1), token=token) as client:
         with pytest.raises(PropellerAdsError) as caught:
             await client.balance()
     texts = [str(caught.value), repr(getattr(caught.value, "fields", None))]
@@ -586,9 +586,9 @@ async def test_a_token_echoed_json_escaped_is_redacted_too(clock: FakeClock, ads
     assert "[redacted]" in str(caught.value)
 
 
-async def test_a_huge_400_is_clipped_to_one_readable_line(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+async def test_a_huge_400_is_clipped_to_one_readable_line(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
     fields = {f"field_{i}": ["This value is not valid. " * 20] for i in range(120)}  # about 60 KB
-    ads.patch("/adv/campaigns/7").mock(return_value=httpx.Response(400, json=fields))
+    mock_ads.patch("/adv/campaigns/7").mock(return_value=httpx.Response(400, json=fields))
     with pytest.raises(ValidationError) as caught:
         await api.set_daily_budget(7, Decimal("10"))
     assert len(json.dumps(fields)) > 60_000
@@ -598,7 +598,7 @@ async def test_a_huge_400_is_clipped_to_one_readable_line(api: PropellerAdsClien
     assert len(caught.value.fields) == 120, "the fields stay whole for code that reads them"
 
 
-async def test_campaigns_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+async def test_campaigns_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
     items = [
         campaign(1),
         campaign(2, limit_daily_amount=1e27),
@@ -607,7 +607,7 @@ async def test_campaigns_with_unreadable_money_are_left_out_and_reported(api: Pr
         campaign(5),
     ]
     meta = {"total_items": 5, "total_pages": 1, "page_size": 100, "page": 1}
-    ads.get("/adv/campaigns").mock(return_value=httpx.Response(200, json={"result": items, "meta": meta}))
+    mock_ads.get("/adv/campaigns").mock(return_value=httpx.Response(200, json={"result": items, "meta": meta}))
     unreadable: list[Any] = []
     found = await api.campaigns(unreadable=unreadable)
     assert [c.id for c in found] == [1, 5]
@@ -617,13 +617,13 @@ async def test_campaigns_with_unreadable_money_are_left_out_and_reported(api: Pr
     assert "not an amount" in unreadable[2].reason
 
 
-async def test_statistics_rows_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, ads: respx.MockRouter) -> None:
+async def test_statistics_rows_with_unreadable_money_are_left_out_and_reported(api: PropellerAdsClient, mock_ads: respx.MockRouter) -> None:
     rows = [
         {"campaign_id": 1, "spent": 12.5, "conversions": 1},
         {"campaign_id": 2, "spent": "1e30", "conversions": 0},
         {"campaign_id": 3, "spent": -4, "conversions": 0},
     ]
-    ads.get("/adv/statistics").mock(return_value=stats_page(rows))
+    mock_ads.get("/adv/statistics").mock(return_value=stats_page(rows))
     unreadable: list[Any] = []
     found = await api.statistics(*WEEK, unreadable=unreadable)
     assert [r.campaign_id for r in found] == [1]

@@ -62,7 +62,7 @@ def sent_params(route: respx.Route, index: int = 0) -> httpx.QueryParams:
 
 
 @expect("balance-200.json")
-async def _balance(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _balance(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     balance = await api.balance()
     assert balance == Decimal("1517.70")
     assert str(balance) == "1517.70"  # read from the string, the cents are kept as written
@@ -70,7 +70,7 @@ async def _balance(api: PropellerAdsClient, route: respx.Route, rec: Replay, clo
 
 
 @expect("campaign-by-id-200.json")
-async def _campaign_by_id(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _campaign_by_id(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     campaign = await api.campaign(9446595)
     assert campaign == Campaign(
         id=9446595,
@@ -88,7 +88,7 @@ async def _campaign_by_id(api: PropellerAdsClient, route: respx.Route, rec: Repl
 
 
 @expect("campaign-create-validation-400.json")
-async def _create_validation(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _create_validation(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     # The bot never creates campaigns; this exchange pins how a nested 400 field map is read.
     with pytest.raises(ValidationError) as caught:
         await api._request("POST", "adv/campaigns", json=json.loads(rec.request["body"]))
@@ -98,7 +98,7 @@ async def _create_validation(api: PropellerAdsClient, route: respx.Route, rec: R
 
 
 @expect("campaign-patch-403.json")
-async def _patch_denied(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _patch_denied(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     with pytest.raises(PermissionDeniedError) as caught:
         await api.set_daily_budget(9446595, Decimal("1"))
     assert caught.value.detail == "Access denied."
@@ -108,7 +108,7 @@ async def _patch_denied(api: PropellerAdsClient, route: respx.Route, rec: Replay
 
 
 @expect("campaigns-list-page-size-1-200.json")
-async def _list_page_size_1(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _list_page_size_1(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     # The same one-campaign page answers every request, so following meta.total_pages (802)
     # yields 802 copies: proof that the client reads as many pages as the meta announces.
     campaigns = await api.campaigns(page_size=1)
@@ -120,7 +120,7 @@ async def _list_page_size_1(api: PropellerAdsClient, route: respx.Route, rec: Re
 
 
 @expect("campaigns-list-page1-200.json")
-async def _list_page1(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _list_page1(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     recorded = rec.exact_json()["result"]
     campaigns = await api.campaigns()
     assert route.call_count == 9  # meta: 802 campaigns, 9 pages of 100
@@ -138,7 +138,7 @@ async def _list_page1(api: PropellerAdsClient, route: respx.Route, rec: Replay, 
 
 
 @expect("statistics-30-days-with-tz-400.json")
-async def _stats_tz_refused(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _stats_tz_refused(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     with pytest.raises(ValidationError) as caught:
         await api.statistics(date(2025, 8, 30), date(2025, 9, 29))
     assert caught.value.fields == {"tz": ["Time zone is available only in the weekly period."]}
@@ -149,7 +149,7 @@ async def _stats_tz_refused(api: PropellerAdsClient, route: respx.Route, rec: Re
 
 
 @expect("statistics-by-campaign-7-days-200.json")
-async def _stats_7_days(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _stats_7_days(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     rows = await api.statistics(date(2025, 9, 22), date(2025, 9, 29))
     assert route.call_count == 1
     assert len(rows) == 67
@@ -172,21 +172,21 @@ async def _stats_7_days(api: PropellerAdsClient, route: respx.Route, rec: Replay
 
 
 @expect("statistics-rate-limited-429.json")
-async def _stats_rate_limited(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
-    clock.now = rec.recorded_at  # 00:01:55 GMT; the window resets at 1759190573, 58 s later
+async def _stats_rate_limited(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
+    api_clock.now = rec.recorded_at  # 00:01:55 GMT; the window resets at 1759190573, 58 s later
     with pytest.raises(RateLimitedError) as caught:
         await api.statistics(date(2025, 8, 30), date(2025, 9, 29))
     attempts = ClientOptions().attempts
     assert route.call_count == attempts == 4
     # One wait up to the reset (plus a second's margin), then a second's margin for each retry.
-    assert clock.sleeps == [59.0, 1.0, 1.0]
+    assert api_clock.sleeps == [59.0, 1.0, 1.0]
     assert caught.value.reset_at == 1759190573.0
     assert caught.value.detail == "You exceeded the rate limit"
     assert caught.value.status == 429
 
 
 @expect("unknown-route-404.json")
-async def _unknown_route(api: PropellerAdsClient, route: respx.Route, rec: Replay, clock: FakeClock) -> None:
+async def _unknown_route(api: PropellerAdsClient, route: respx.Route, rec: Replay, api_clock: FakeClock) -> None:
     with pytest.raises(NotFoundError) as caught:
         await api._request("GET", "adv/collections/countries")
     assert caught.value.detail == 'No route found for "GET https://ssp-api.propellerads.com/v5/adv/collections/countries"'
@@ -201,7 +201,7 @@ def _recording_params() -> list[Any]:
 
 
 @pytest.mark.parametrize("path", _recording_params())
-async def test_recorded_exchange_is_parsed_or_raises_its_typed_error(path: Path, clock: FakeClock) -> None:
+async def test_recorded_exchange_is_parsed_or_raises_its_typed_error(path: Path, api_clock: FakeClock) -> None:
     check = EXPECTATIONS.get(path.name)
     if check is None:
         pytest.fail(f"recording {path.name} has no expectation: add one to EXPECTATIONS in {Path(__file__).name}")
@@ -210,8 +210,8 @@ async def test_recorded_exchange_is_parsed_or_raises_its_typed_error(path: Path,
         route = router.route(
             method=rec.request["method"], scheme="https", host=LIVE_HOST, path=rec.request["path"]
         ).mock(side_effect=lambda request: rec.served())
-        async with make_client(clock) as api:
-            await check(api, route, rec, clock)
+        async with make_client(api_clock) as api:
+            await check(api, route, rec, api_clock)
 
 
 def test_every_expectation_has_its_recording() -> None:

@@ -247,11 +247,11 @@ STATS_ROWS = [
 
 
 @pytest.fixture
-def account_over_http(ads: respx.MockRouter) -> dict[str, respx.Route]:
+def account_over_http(mock_ads: respx.MockRouter) -> dict[str, respx.Route]:
     return {
-        "balance": ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1517.70")),
-        "campaigns": ads.get("/adv/campaigns").mock(side_effect=_campaign_pages),
-        "statistics": ads.get("/adv/statistics").mock(
+        "balance": mock_ads.get("/adv/balance").mock(return_value=httpx.Response(200, json="1517.70")),
+        "campaigns": mock_ads.get("/adv/campaigns").mock(side_effect=_campaign_pages),
+        "statistics": mock_ads.get("/adv/statistics").mock(
             return_value=httpx.Response(200, json={"items": STATS_ROWS, "total_pages": 1, "total_items": 3})
         ),
     }

@@ -20,8 +20,8 @@ from core.policy import Candidate, Direction, Evidence, Guardrails
 from core.proposals import Outcome, Proposal, ProposalState
 from core.service import BudgetService, ServiceConfig
 from core.store import Store
-from tests.core.test_executor import APPROVER, LOSER, NOW, TTL, WINNER, Ads, Process, propose, trail
-from tests.core.test_executor import ads, clock, db_url  # noqa: F401 - fixtures
+from tests.core.executor_support import LOSER, TTL, WINNER, Ads, Process, propose, trail
+from tests.harness import APPROVER, NOW
 
 # Campaign 102 at 200.00 a day, raised by 20.00: the same size of increase as WINNER's, on another campaign.
 RAISE_102 = Candidate(
@@ -129,7 +129,7 @@ async def test_an_approval_of_a_copy_edited_since_is_refused_with_the_proposal_a
     store = Store.connect(db_url)
     await store.migrate()
     from core.propellerads import PropellerAdsClient
-    from tests.core.test_executor import FAST_RETRIES, TOKEN
+    from tests.core.executor_support import FAST_RETRIES, TOKEN
 
     api = PropellerAdsClient(TOKEN, ads.url, options=FAST_RETRIES)
     service = BudgetService(

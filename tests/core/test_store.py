@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,8 @@ from core.store import Store
 from core.proposals import BOT_ACTOR, AuditAction, AuditEntry, Proposal
 from core.store.tables import AuditRow, ProposalRow
 from core.proposals import ProposalState
+from tests.harness import NOW
 
-NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 TTL = timedelta(hours=24)
 APPROVER = "U0APPROVER"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -20,9 +20,8 @@ from bot import render
 from core.proposals import Decision, Outcome
 from core.proposals import AuditEntry, Proposal
 from core.proposals import ProposalState
-from tests.harness import mrkdwn_texts
+from tests.harness import NOW, mrkdwn_texts
 
-NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 APPROVER = "U0APPROVER"
 
 # Slack's limits that slack_sdk's models do not check themselves.
@@ -78,7 +77,6 @@ def decision(outcome: Outcome, p: Proposal, detail: str | None = None) -> Decisi
 
 def outcome_messages(name: str) -> dict[str, dict[str, Any]]:
     """The proposal message after each way a decision can end, as the executor words them."""
-    who = f"<@{APPROVER}>"
     stale = "the live daily budget is 110.00, no longer the 12,345.67 this proposal started from"
     return {
         "applied": render.proposal_outcome(

@@ -29,7 +29,6 @@ from tests.e2e.test_proposals import (
     sections,
     wait_until,
 )
-from tests.e2e.test_proposals import clock, stack  # noqa: F401 - fixtures
 from tests.harness import APPROVER, CHANNEL, Stack, running_stack
 
 

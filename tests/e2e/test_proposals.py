@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,11 +23,10 @@ from core.proposals import AuditEntry, Proposal
 from core.proposals import ProposalState
 from sandbox.adplatform import PAUSED, ManualClock
 from sandbox.slack import Message
-from tests.harness import APPROVER, CHANNEL, VIEWER, Stack, running_stack
+from tests.harness import APPROVER, CHANNEL, NOW, VIEWER, Stack, running_stack
 
 T = TypeVar("T")
 
-NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 APPROVE, REJECT, EDIT = "proposal_approve", "proposal_reject", "proposal_edit"
 LOSER, WINNER = 102, 101
 
@@ -53,17 +51,6 @@ WINNER_FIELDS = [
     "*Budget used*\n90%",
     "*Rule*\ncpa-target",
 ]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def stack(tmp_path: Path, clock: ManualClock) -> Iterator[Stack]:
-    with running_stack(tmp_path, clock=clock) as running:
-        yield running
 
 
 # --- helpers ---------------------------------------------------------------------------------

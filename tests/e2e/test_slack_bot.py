@@ -13,7 +13,6 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,8 @@ import pytest
 
 from sandbox.adplatform import ManualClock
 from sandbox.slack import Ack, Message, payloads
-from tests.harness import APPROVER, CHANNEL, VIEWER, Stack, mrkdwn_texts, running_stack
+from tests.harness import APPROVER, CHANNEL, NOW, VIEWER, Stack, mrkdwn_texts, running_stack
 
-NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 SLACK_ACK_DEADLINE = 3.0
 # Well under Slack's 3 s, and under one 1.5 s ad API call: the ack cannot have waited on the API.
 ACK_LIMIT = 1.0

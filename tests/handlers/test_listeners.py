@@ -9,7 +9,6 @@ tests tell that the ack went out before any slow work.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ from handlers import actions, commands, events, views
 from handlers.context import CONTEXT_KEY, BotContext
 from sandbox.adplatform import SANDBOX_KEY, Sandbox, SandboxConfig, start_sandbox
 from sandbox.serving import BackgroundServer
-from tests.harness import API_TOKEN, APPROVER, CHANNEL, VIEWER, bot_settings, exact_account
+from tests.harness import API_TOKEN, APPROVER, CHANNEL, NOW, VIEWER, bot_settings, exact_account
 
-NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 NOT_ALLOWED = "Only the configured approvers can decide on budget proposals; nothing was changed."
 
 

@@ -20,7 +20,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,9 @@ from core.policy import Guardrails
 from core.proposals import ProposalState
 from sandbox.adplatform import ManualClock, RateLimit
 from sandbox.slack import Message
-from tests.harness import APPROVER, Stack, running_stack
+from tests.harness import APPROVER, NOW, Stack, running_stack
 from tests.reliability.support import TRACEBACK
 
-NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 CAMPAIGN, FROM, TO = 102, Decimal("200.00"), Decimal("160.00")
 PROPOSAL = "Proposal #1: Loser DE daily budget 200.00 → 160.00"
 HEAD = "Proposal #1 (Loser DE): "

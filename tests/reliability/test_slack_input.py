@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -27,23 +25,11 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from core.proposals import ProposalState
 from sandbox.adplatform import ManualClock
 from sandbox.slack import Message, payloads
-from tests.harness import APPROVER, VIEWER, Stack, running_stack
+from tests.harness import APPROVER, NOW, VIEWER, Stack, running_stack
 from tests.reliability.support import TRACEBACK, Click, click_on, on_standin
 
-NOW = datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
 PROPOSAL = "Proposal #1: Loser DE daily budget 200.00 → 160.00"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def stack(tmp_path: Path, clock: ManualClock) -> Iterator[Stack]:
-    with running_stack(tmp_path, clock=clock) as running:
-        yield running
 
 
 def check(stack: Stack) -> Message:
