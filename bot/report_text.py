@@ -12,7 +12,7 @@ from rich.text import Text
 
 from core.alerts import conditions_of
 from core.health import HealthReport, HealthThresholds
-from core.money import cents, fmt_days, fmt_money
+from core.money import cents, fmt_days, fmt_money, fmt_percent
 
 MAX_ROWS = 10
 # C0 and C1 controls (ESC starts terminal sequences: hidden links, cleared screens) and the bidi overrides.
@@ -122,7 +122,7 @@ def print_report(report: HealthReport, console: Console) -> None:
         risks.add_column("Share of balance", justify="right")
         risks.add_column("Risk")
         for r in report.campaigns_at_risk:
-            share = "-" if r.share_of_balance is None else f"{r.share_of_balance * 100:.1f}%"
+            share = "-" if r.share_of_balance is None else fmt_percent(r.share_of_balance)
             risks.add_row(str(r.id), data(r.name), fmt_money(r.daily_budget), share, r.risk_level.value)
         console.print(risks)
     else:
