@@ -30,7 +30,7 @@ from core.alerts import Alert, AlertChange, ChangeKind
 from core.errors import PropellerAdsError
 from core.health import HealthReport
 from core.money import fmt_days, fmt_money, fmt_percent
-from core.proposals import BOT_ACTOR, OUTCOME_OF, AuditEntry, Decision, Outcome, Proposal, ProposalState
+from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditEntry, Decision, Outcome, Proposal, ProposalState
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
 
 Message = dict[str, Any]
@@ -295,10 +295,17 @@ def usage(unknown: str | None = None) -> Message:
 
 
 def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
-    arrow = ":arrow_up:" if p.to_amount > p.from_amount else ":arrow_down:"
+    arrow = {ActionKind.PAUSE: ":double_vertical_bar:", ActionKind.RESUME: ":arrow_forward:"}.get(
+        p.action, ":arrow_up:" if p.to_amount > p.from_amount else ":arrow_down:"
+    )
     e = p.evidence
+    proposed = (
+        ("Current → proposed", f"{fmt_money(p.from_amount)} → *{fmt_money(p.to_amount)}*")
+        if p.action is ActionKind.SET_DAILY_BUDGET
+        else ("Proposed", f"*{_change_words(p).replace('campaign ', '').capitalize()}* ({fmt_money(p.from_amount)} a day)")
+    )
     evidence = [
-        ("Current → proposed", f"{fmt_money(p.from_amount)} → *{fmt_money(p.to_amount)}*"),
+        proposed,
         (f"Spend, {e.get('window_days', '?')} days", fmt_money(Decimal(e["spent"])) if e.get("spent") else "-"),
         ("Conversions", str(e.get("conversions", "-"))),
         ("CPA vs target", f"{fmt_money(Decimal(e['cpa'])) if e.get('cpa') else 'none'} vs {fmt_money(Decimal(e['target_cpa'])) if e.get('target_cpa') else '-'}"),
@@ -328,7 +335,7 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
                         style="primary",
                         confirm=ConfirmObject(
                             title="Change the daily budget?",
-                            text=_clip(f"Set the daily budget of {escape(p.campaign_name)} from {fmt_money(p.from_amount)} to {fmt_money(p.to_amount)} on PropellerAds.", 300),
+                            text=_clip(_confirm_words(p), 300),
                             confirm="Apply",
                             deny="Cancel",
                         ),
@@ -342,8 +349,17 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
     return blocks
 
 
+def _confirm_words(p: Proposal) -> str:
+    name = escape(p.campaign_name)
+    if p.action is ActionKind.PAUSE:
+        return f"Stop {name} on PropellerAds."
+    if p.action is ActionKind.RESUME:
+        return f"Start {name} again on PropellerAds."
+    return f"Set the daily budget of {name} from {fmt_money(p.from_amount)} to {fmt_money(p.to_amount)} on PropellerAds."
+
+
 def proposal(p: Proposal) -> Message:
-    text = f"Proposal #{p.id}: {p.campaign_name} daily budget {fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}"
+    text = f"Proposal #{p.id}: {p.campaign_name} {_change_words(p)}"
     return _message(escape(text), _proposal_blocks(p))
 
 
@@ -392,14 +408,29 @@ def _state_words(p: Proposal) -> str:
     return f"{p.state.words.capitalize()}{who}{detail}."
 
 
+def _change_words(p: Proposal) -> str:
+    """What the proposal does on PropellerAds, in words."""
+    if p.action is ActionKind.PAUSE:
+        return "campaign stopped"
+    if p.action is ActionKind.RESUME:
+        return "campaign started again"
+    return f"daily budget {fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}"
+
+
 def decision_words(d: Decision) -> str:
     """The sentence for a decision, as mrkdwn: who, what happened to the daily budget, and why."""
     p = d.proposal
     who = _who(d.actor)
     said = escape((d.detail or "").rstrip("."))  # the API's words often end in a full stop of their own
     amounts = f"{fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}" if p else ""
+    change = _change_words(p) if p else ""
+    if d.outcome is Outcome.APPLIED and p is not None and p.undoes:
+        words = f"Undone by {who}: {change} (proposal #{p.undoes} reversed)."
+        if not d.recorded:
+            words += " The bot could not record it yet; the next check finishes the record."
+        return words
     if d.outcome is Outcome.APPLIED:
-        words = f"Approved by {who} and applied: daily budget {amounts}."
+        words = f"Approved by {who} and applied: {change}."
         if not d.recorded:
             words += " The bot could not record it yet; the next check finishes the record."
         return words
@@ -430,6 +461,8 @@ def decision_words(d: Decision) -> str:
             f"This proposal changed since you saw it: it now proposes {amounts}{edited}. "
             "Nothing was changed; decide on it as it is now."
         )
+    if d.outcome is Outcome.CANNOT_UNDO:
+        return f"Nothing was undone: {said}."
     if d.outcome is Outcome.EXPIRED:
         return "This proposal expired; the next check will propose again if it still applies."
     return "That proposal no longer exists."

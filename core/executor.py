@@ -31,6 +31,7 @@ from core.policy import Candidate, Direction, Evidence, GuardrailBudget, Guardra
 from core.propellerads import PropellerAdsClient
 from core.proposals import (
     BOT_ACTOR,
+    ActionKind,
     TELLING_HOLD,
     FINISHED_BY,
     IN_FLIGHT,
@@ -164,6 +165,46 @@ class Executor:
             return await self._not_pending(proposal_id, user)
         return Decision(Outcome.REJECTED, rejected, user)
 
+    async def undo(self, proposal_id: int, user: str) -> Decision:
+        """Reverses an applied change, once, and only while PropellerAds still shows what the bot set.
+
+        The undo is a proposal of its own, approved by the one who asked: written once, verified and
+        recorded as any other, exempt from the step limit but not from the other guardrails.
+        """
+        original = await self.store.get(proposal_id)
+        if original is None:
+            return Decision(Outcome.NOT_FOUND, None, user)
+        if original.state is not ProposalState.APPLIED:
+            return Decision(Outcome.CANNOT_UNDO, original, user, f"it is {original.state.words}, not applied")
+        try:
+            live = await self.api.campaign(original.campaign_id)
+        except PropellerAdsError as exc:
+            return Decision(Outcome.CANNOT_UNDO, original, user, f"could not read the campaign: {exc.detail}")
+        if not _landed(original, live):
+            return Decision(
+                Outcome.CANNOT_UNDO, original, user,
+                f"PropellerAds now shows a {_noun(original)} of {_seen(original, live)}, not the {_wanted(original)} "
+                "the bot set; someone changed it since",
+            )
+        reverse = replace(original, from_amount=original.to_amount, to_amount=original.from_amount,
+                          action=original.action.inverse, undoes=original.id)
+        fresh = await self._fresh(reverse)
+        if fresh.error is not None:
+            return Decision(Outcome.CANNOT_UNDO, original, user, f"could not read the account: {fresh.error.detail}")
+        now = self.clock()
+        async with self.store.approval_unit() as uow:
+            row = await uow.open_undo(original, user, now, lease_owner=self.owner, lease_until=now + self.lease)
+            if row is None:
+                return Decision(Outcome.CANNOT_UNDO, original, user,
+                                "it was undone already, or another change of the campaign is under way")
+            undo = proposal_of(row)
+            reason = await self._refusal(uow, undo, fresh, now)
+            if reason is not None:
+                done = uow.move(row, ProposalState.STALE, now, self._audit(undo, now, ProposalState.STALE, reason, user),
+                                detail=reason)
+                return Decision(Outcome.STALE, done, user, reason)
+        return await self._write(undo)
+
     async def _not_pending(self, proposal_id: int, user: str) -> Decision:
         current = await self.store.get(proposal_id)
         if current is None:
@@ -200,9 +241,9 @@ class Executor:
         if fresh.error is not None:
             detail = f"could not read the campaign before writing: {fresh.error.detail}"
             return await self._finish(proposal, ProposalState.MANUAL_REVIEW, detail, error=fresh.error)
-        if fresh.live is not None and _budget(fresh.live) == proposal.to_amount:
+        if fresh.live is not None and _landed(proposal, fresh.live):
             # The write reached PropellerAds before the process stopped: record it, do not write again.
-            return await self._finish(proposal, ProposalState.APPLIED, "confirmed after a restart: the live daily budget already matches")
+            return await self._finish(proposal, ProposalState.APPLIED, f"confirmed after a restart: the live {_noun(proposal)} already matches")
         async with self.store.approval_unit() as uow:
             row = await uow.proposal(proposal.id)
             if row is None or row.lease_owner != self.owner or ProposalState(row.state) not in IN_FLIGHT:
@@ -222,15 +263,15 @@ class Executor:
             log.warning("could not settle proposal %s: %s", proposal.id, exc)
             await self.store.renew_lease(proposal.id, self.owner, self.clock())
             return None
-        seen = _budget(live)
-        if seen == proposal.to_amount:
-            return await self._finish(proposal, ProposalState.APPLIED, "confirmed later: the live daily budget matches", from_states=[UNCONFIRMED])
-        if seen != proposal.from_amount:
-            detail = f"the write was not confirmed, and the live daily budget is now {fmt_money(seen)}"
+        noun, seen = _noun(proposal), _seen(proposal, live)
+        if _landed(proposal, live):
+            return await self._finish(proposal, ProposalState.APPLIED, f"confirmed later: the live {noun} matches", from_states=[UNCONFIRMED])
+        if _stale_reason(proposal, live) is not None:
+            detail = f"the write was not confirmed, and the live {noun} is now {seen}"
             return await self._finish(proposal, ProposalState.MANUAL_REVIEW, detail, from_states=[UNCONFIRMED])
         since = proposal.decided_at or proposal.updated_at
         if self.clock() - since >= self.settle:
-            detail = f"the write never landed: PropellerAds still shows {fmt_money(seen)}"
+            detail = f"the write never landed: PropellerAds still shows {seen}"
             return await self._finish(proposal, ProposalState.FAILED, detail, from_states=[UNCONFIRMED])
         await self.store.renew_lease(proposal.id, self.owner, self.clock())  # lapse now: the next check looks again
         return None
@@ -240,7 +281,7 @@ class Executor:
     async def _fresh(self, proposal: Proposal) -> FreshReads:
         try:
             live = await self.api.campaign(proposal.campaign_id)
-            if proposal.increase <= 0 or self.guardrails is None:
+            if proposal.adds_spend <= 0 or self.guardrails is None:
                 return FreshReads(live)
             balance = await self.api.balance()
             total = total_daily_budget(await self.api.campaigns())
@@ -270,7 +311,18 @@ class Executor:
             budget.balance = fresh.balance
             # Increases approved elsewhere and not yet written will add to the live total too.
             budget.total_daily_budget = fresh.total_daily_budget + in_flight
-        guarded = apply_guardrails(_as_candidate(proposal), g, budget)
+        if proposal.action is ActionKind.PAUSE:
+            return None  # stopping spends nothing: no guardrail holds it back
+        if proposal.action is ActionKind.RESUME:
+            assert fresh.balance is not None and fresh.total_daily_budget is not None
+            room = fresh.balance / self.low_balance_days - fresh.total_daily_budget - in_flight
+            if proposal.adds_spend > room:
+                return (
+                    f"resuming its {fmt_money(proposal.adds_spend)} a day would leave the balance covering under "
+                    f"{self.low_balance_days} days of budget"
+                )
+            return None
+        guarded = apply_guardrails(_as_candidate(proposal), g, budget, step_limit=proposal.undoes is None)
         if isinstance(guarded, Refusal):
             return f"the guardrails now forbid it: {guarded.reason}"
         if guarded.to_amount != proposal.to_amount:
@@ -284,7 +336,7 @@ class Executor:
         async with self._lease_kept(proposal.id):
             write_error: PropellerAdsError | None = None
             try:
-                await self.api.set_daily_budget(proposal.campaign_id, proposal.to_amount)
+                await self._send(proposal)
                 await failpoints.reached(failpoints.AFTER_PATCH)
             except PermissionDeniedError as exc:
                 return await self._finish(proposal, ProposalState.FAILED, f"insufficient permissions: {exc.detail}", error=exc)
@@ -300,22 +352,31 @@ class Executor:
                 cause = write_error or exc
                 return await self._finish(proposal, UNCONFIRMED, f"could not verify the change: {cause.detail}", error=cause, wrote=True)
             await failpoints.reached(failpoints.AFTER_VERIFY)
-            seen = _budget(after)
-            if seen == proposal.to_amount:
-                return await self._finish(proposal, ProposalState.APPLIED, "verified: the live daily budget matches", wrote=True)
+            noun, seen = _noun(proposal), _seen(proposal, after)
+            if _landed(proposal, after):
+                return await self._finish(proposal, ProposalState.APPLIED, f"verified: the live {noun} matches", wrote=True)
             if isinstance(write_error, TransportError):
                 # No answer is not a no: a write that timed out can still land after this re-read.
                 unconfirmed = (
                     f"PropellerAds did not confirm the change ({write_error.detail}) and still shows "
-                    f"{fmt_money(seen)}; it may yet apply it"
+                    f"{seen}; it may yet apply it"
                 )
                 return await self._finish(proposal, UNCONFIRMED, unconfirmed, error=write_error, wrote=True)
             if write_error is not None:
                 return await self._finish(proposal, ProposalState.MANUAL_REVIEW, f"the change did not go through: {write_error.detail}", error=write_error)
             return await self._finish(
                 proposal, ProposalState.MANUAL_REVIEW,
-                f"after the write PropellerAds shows a daily budget of {fmt_money(seen)}, not {fmt_money(proposal.to_amount)}",
+                f"after the write PropellerAds shows a {noun} of {seen}, not {_wanted(proposal)}",
             )
+
+    async def _send(self, proposal: Proposal) -> None:
+        """The one write a proposal makes."""
+        if proposal.action is ActionKind.PAUSE:
+            await self.api.stop_campaigns([proposal.campaign_id])
+        elif proposal.action is ActionKind.RESUME:
+            await self.api.start_campaigns([proposal.campaign_id])
+        else:
+            await self.api.set_daily_budget(proposal.campaign_id, proposal.to_amount)
 
     @contextlib.asynccontextmanager
     async def _lease_kept(self, proposal_id: int) -> AsyncIterator[None]:
@@ -392,9 +453,39 @@ def _budget(campaign: Campaign) -> Decimal | None:
     return None if campaign.daily_budget is None else cents(campaign.daily_budget)
 
 
+def _noun(proposal: Proposal) -> str:
+    return "daily budget" if proposal.action is ActionKind.SET_DAILY_BUDGET else "status"
+
+
+def _seen(proposal: Proposal, live: Campaign) -> str:
+    return fmt_money(_budget(live)) if proposal.action is ActionKind.SET_DAILY_BUDGET else live.status_label
+
+
+def _wanted(proposal: Proposal) -> str:
+    return {ActionKind.PAUSE: "stopped", ActionKind.RESUME: "working"}.get(proposal.action, fmt_money(proposal.to_amount))
+
+
+def _landed(proposal: Proposal, live: Campaign) -> bool:
+    """PropellerAds shows what the proposal writes."""
+    if proposal.action is ActionKind.PAUSE:
+        return not live.is_working
+    if proposal.action is ActionKind.RESUME:
+        return live.is_working
+    return _budget(live) == proposal.to_amount
+
+
+RESUMABLE = {7, 8}
+"""Paused and stopped: the statuses a campaign can be started again from."""
+
+
 def _stale_reason(proposal: Proposal, live: Campaign) -> str | None:
+    """Why the live campaign no longer is what the proposal started from, or None."""
+    if proposal.action is ActionKind.RESUME:
+        return None if live.status in RESUMABLE else f"the campaign is not paused or stopped (now {live.status_label})"
     if not live.is_working:
         return f"the campaign is no longer working (now {live.status_label})"
+    if proposal.action is ActionKind.PAUSE:
+        return None
     live_budget = _budget(live)
     if live_budget != proposal.from_amount:
         return (

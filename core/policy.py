@@ -9,6 +9,7 @@ from enum import Enum
 from pydantic import BaseModel, Field, model_validator
 
 from core.health import CampaignPerformance
+from core.proposals import ActionKind
 from core.models import stored_name
 from core.money import CENT, Money, cents, fmt_money, fmt_percent
 from core.money import cpa as cpa_of
@@ -80,6 +81,7 @@ class Candidate:
     evidence: Evidence
     notes: tuple[str, ...] = field(default=())
     """Guardrails that trimmed the amount, in words."""
+    action: ActionKind = ActionKind.SET_DAILY_BUDGET
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,9 @@ class GuardrailBudget:
     low_balance_days: Decimal
 
 
-def apply_guardrails(candidate: Candidate, g: Guardrails, budget: GuardrailBudget) -> Candidate | Refusal:
+def apply_guardrails(
+    candidate: Candidate, g: Guardrails, budget: GuardrailBudget, *, step_limit: bool = True
+) -> Candidate | Refusal:
     """Trims the candidate to the guardrails, or refuses it. Updates `budget` for an accepted increase.
 
     The step limit wins over the minimum and maximum daily budget: no change moves a daily budget
@@ -166,8 +170,8 @@ def apply_guardrails(candidate: Candidate, g: Guardrails, budget: GuardrailBudge
     target = candidate.to_amount
     notes: list[str] = []
 
-    # Limits round down: half a cent more would already be over them.
-    max_step = _cents_down(start * g.max_change_percent / 100)
+    # Limits round down: half a cent more would already be over them. An undo is exempt from the step limit.
+    max_step = _cents_down(start * g.max_change_percent / 100) if step_limit else abs(target - start)
     lowest, highest = start - max_step, start + max_step
     if not lowest <= target <= highest:
         target = min(max(target, lowest), highest)

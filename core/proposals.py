@@ -62,6 +62,15 @@ class ActionKind(str, Enum):
     """What a proposal changes on PropellerAds."""
 
     SET_DAILY_BUDGET = "set_daily_budget"
+    PAUSE = "pause"
+    """Stop the campaign (`PUT /adv/campaigns/stop`)."""
+    RESUME = "resume"
+    """Start it again (`PUT /adv/campaigns/play`)."""
+
+    @property
+    def inverse(self) -> "ActionKind":
+        """What undoes this action."""
+        return {ActionKind.PAUSE: ActionKind.RESUME, ActionKind.RESUME: ActionKind.PAUSE}.get(self, self)
 
     def __str__(self) -> str:
         return self.value
@@ -124,11 +133,20 @@ class Proposal:
     """The approver who last set the amount by hand, if one did."""
     shown: ProposalState | None = None
     """The state its channel message shows, if it has one."""
+    undoes: int | None = None
+    """The applied proposal this one reverses, if it is an undo."""
 
     @property
     def increase(self) -> Decimal:
-        """What this change adds to the account's daily budgets (0 for a decrease)."""
+        """What this change adds to the account's daily budgets (0 for a decrease, a pause, a resume)."""
+        if self.action is not ActionKind.SET_DAILY_BUDGET:
+            return Decimal(0)
         return max(self.to_amount - self.from_amount, Decimal(0))
+
+    @property
+    def adds_spend(self) -> Decimal:
+        """What this change lets the account spend more a day: an increase, or a resumed campaign's daily budget."""
+        return self.to_amount if self.action is ActionKind.RESUME else self.increase
 
 
 @dataclass(frozen=True)
@@ -176,13 +194,15 @@ class Outcome(str, Enum):
     NOT_ALLOWED = "not_allowed"
     ALREADY_DECIDED = "already_decided"
     OUTDATED = "outdated"
+    CANNOT_UNDO = "cannot_undo"
     EXPIRED = "expired"
     NOT_FOUND = "not_found"
     IN_PROGRESS = "in_progress"
 
 
 PRIVATE_OUTCOMES = frozenset(
-    {Outcome.NOT_ALLOWED, Outcome.ALREADY_DECIDED, Outcome.OUTDATED, Outcome.NOT_FOUND, Outcome.IN_PROGRESS}
+    {Outcome.NOT_ALLOWED, Outcome.ALREADY_DECIDED, Outcome.OUTDATED, Outcome.CANNOT_UNDO, Outcome.NOT_FOUND,
+     Outcome.IN_PROGRESS}
 )
 """Outcomes that change nothing and concern only the person who clicked."""
 

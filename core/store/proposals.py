@@ -59,6 +59,7 @@ def proposal_of(row: ProposalRow) -> Proposal:
         action=ActionKind(row.action or ActionKind.SET_DAILY_BUDGET),
         edited_by=row.edited_by,
         shown=ProposalState(row.shown_state) if row.shown_state else None,
+        undoes=row.undoes,
     )
 
 
@@ -103,6 +104,61 @@ class ApprovalUnit:
         )
         row = (await self.s.execute(select(applied, open_))).one()
         return _from_cents(row[0]), _from_cents(row[1])
+
+    async def open_undo(self, original: Proposal, user: str, now: datetime, **claim: Any) -> ProposalRow | None:
+        """Inserts the undo of an applied proposal, approved by `user` and claimed for writing.
+
+        None when it was undone already, or another change of the campaign is in flight. A pending
+        proposal for the campaign is superseded: the person just decided what its budget should be.
+        """
+        undone = await self.s.scalar(
+            select(ProposalRow.id).where(
+                ProposalRow.undoes == original.id,
+                ProposalRow.state.in_([str(st) for st in (*OPEN, ProposalState.APPLIED)]),
+            )
+        )
+        if undone is not None:
+            return None
+        for pending in await self.s.scalars(
+            select(ProposalRow).where(
+                ProposalRow.campaign_id == original.campaign_id, ProposalRow.state == str(ProposalState.PENDING)
+            )
+        ):
+            self.move(pending, ProposalState.SUPERSEDED, now,
+                      AuditEntry.of(proposal_of(pending), now, BOT_ACTOR, AuditAction.SUPERSEDED,
+                                    outcome=ProposalState.SUPERSEDED),
+                      detail="replaced by an undo")
+        row = ProposalRow(
+            campaign_id=original.campaign_id,
+            campaign_name=original.campaign_name,
+            rule=f"undo of #{original.id}",
+            direction="decrease" if original.to_amount > original.from_amount else "increase",
+            from_amount=original.to_amount,
+            to_amount=original.from_amount,
+            reason=f"Undo of proposal #{original.id}.",
+            evidence="{}",
+            notes="[]",
+            state=str(ProposalState.APPLYING),
+            created_at=now,
+            expires_at=now,
+            updated_at=now,
+            version=1,
+            action=str(ActionKind(original.action).inverse),
+            undoes=original.id,
+            decided_by=user,
+            decided_at=now,
+            **claim,
+        )
+        try:
+            async with self.s.begin_nested():
+                self.s.add(row)
+                await self.s.flush()
+        except IntegrityError:
+            return None
+        undo = proposal_of(row)
+        self.s.add(audit_row(AuditEntry.of(undo, now, user, AuditAction.APPROVED, outcome=ProposalState.APPROVED,
+                                           detail=f"undo of #{original.id}")))
+        return row
 
     def move(self, row: ProposalRow, state: ProposalState, now: datetime, *audit: AuditEntry, **fields: Any) -> Proposal:
         row.state = str(state)
@@ -186,7 +242,7 @@ class ProposalRecords(Database):
             expires_at=now + ttl,
             updated_at=now,
             version=1,
-            action=str(ActionKind.SET_DAILY_BUDGET),
+            action=str(c.action),
         )
         s.add(row)
         await s.flush()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import Index
 
 from core.money import cents
-from core.proposals import OPEN
+from core.proposals import OPEN, ProposalState
 
 
 class Cents(TypeDecorator[Decimal]):
@@ -57,6 +57,10 @@ class Base(DeclarativeBase):
 
 
 OPEN_STATES_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN))
+LIVE_UNDO_SQL = "undoes IS NOT NULL AND state IN ({})".format(
+    ", ".join(f"'{s.value}'" for s in (*OPEN, ProposalState.APPLIED))
+)
+"""An applied proposal is undone at most once: one undo open or applied per proposal."""
 """The states of core.proposals.OPEN, for the partial index that keeps one open proposal per campaign."""
 
 
@@ -96,6 +100,8 @@ class ProposalRow(Base):
     """The state the channel message last showed; a message behind its proposal is redrawn by a later check."""
     telling_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     """A process is posting or redrawing the message until then: nobody else posts it meanwhile."""
+    undoes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The applied proposal this one reverses."""
 
     __table_args__ = (
         # At most one open proposal per campaign, enforced by the database across replicas.
@@ -105,6 +111,13 @@ class ProposalRow(Base):
             unique=True,
             sqlite_where=text(OPEN_STATES_SQL),
             postgresql_where=text(OPEN_STATES_SQL),
+        ),
+        Index(
+            "uq_proposals_undoes",
+            "undoes",
+            unique=True,
+            sqlite_where=text(LIVE_UNDO_SQL),
+            postgresql_where=text(LIVE_UNDO_SQL),
         ),
     )
 

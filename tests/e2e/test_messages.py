@@ -265,3 +265,15 @@ def test_alert_messages_and_digests_pass_block_kit_validation_and_escape_outside
         assert len(message["blocks"]) <= render.MAX_BLOCKS
     digest = render.alert_digest(changes * 20)
     assert digest["blocks"][-1]["elements"][0]["text"].startswith("…and ")  # nothing dropped without saying so
+
+
+def test_a_pause_proposal_says_stop_and_passes_block_kit_validation() -> None:
+    from core.proposals import ActionKind
+
+    paused = proposal("Loser DE", action=ActionKind.PAUSE, to_amount=Decimal("12345.67"))
+    message = render.proposal(paused)
+    assert_valid_blocks(message["blocks"])
+    assert message["text"] == "Proposal #1: Loser DE campaign stopped"
+    assert message["blocks"][0]["text"]["text"].startswith(":double_vertical_bar: *Proposal #1: Loser DE*")
+    [approve] = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == render.APPROVE]
+    assert approve["confirm"]["text"]["text"] == "Stop Loser DE on PropellerAds."
