@@ -104,6 +104,17 @@ class Notifier:
             await self.service.shown(proposal, redrawn=redrawn)
         return redrawn
 
+    async def tell_undo(self, decision: Decision, body: dict[str, Any]) -> None:
+        """An undo's outcome in the thread of the message whose Undo was clicked (else in the channel)."""
+        channel = (body.get("channel") or {}).get("id") or self.settings.proposals_to
+        thread = (body.get("container") or {}).get("message_ts")
+        message = render.said(render.decision_words(decision))
+        if thread:
+            message["thread_ts"] = thread
+        ts = await self.post(channel, message)
+        if ts and decision.proposal is not None and decision.recorded:
+            await self.service.shown(decision.proposal)
+
     async def show_pending(self, proposal: Proposal) -> None:
         """Redraws a still-pending proposal (after an edit of its amount)."""
         await self._redraw(proposal, render.proposal(proposal))

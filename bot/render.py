@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -38,6 +39,7 @@ Message = dict[str, Any]
 APPROVE = "proposal_approve"
 REJECT = "proposal_reject"
 EDIT = "proposal_edit"
+UNDO = "proposal_undo"
 EDIT_VIEW = "proposal_edit_submit"
 EDIT_BLOCK = "amount"
 EDIT_INPUT = "amount_input"
@@ -321,7 +323,15 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
     if p.edited_by:
         blocks.append(_context(f"Amount set by {_who(p.edited_by)}"))
     if outcome is not None:
-        blocks.append(_section(outcome))
+        if p.state is ProposalState.APPLIED and p.undoes is None:
+            # One click reverses an applied change, while PropellerAds still shows what the bot set.
+            undo = ButtonElement(
+                text="Undo", action_id=UNDO, value=str(p.id),
+                confirm=ConfirmObject(title="Undo this change?", text=_clip(f"Reverse it: {_change_words(_reversed(p))} for {escape(p.campaign_name)}.", 300), confirm="Undo", deny="Cancel"),
+            )
+            blocks.append(_section(outcome, accessory=undo))
+        else:
+            blocks.append(_section(outcome))
     elif p.state is ProposalState.PENDING:
         bound = button_value(p)
         blocks.append(
@@ -347,6 +357,10 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
         )
         blocks.append(_context(f"Expires {p.expires_at:%Y-%m-%d %H:%M} UTC"))
     return blocks
+
+
+def _reversed(p: Proposal) -> Proposal:
+    return replace(p, from_amount=p.to_amount, to_amount=p.from_amount, action=p.action.inverse)
 
 
 def _confirm_words(p: Proposal) -> str:

@@ -176,6 +176,9 @@ class Executor:
             return Decision(Outcome.NOT_FOUND, None, user)
         if original.state is not ProposalState.APPLIED:
             return Decision(Outcome.CANNOT_UNDO, original, user, f"it is {original.state.words}, not applied")
+        done = await self.store.undo_of(original.id)
+        if done is not None:
+            return Decision(Outcome.CANNOT_UNDO, original, user, f"proposal #{done.id} undid it already")
         try:
             live = await self.api.campaign(original.campaign_id)
         except PropellerAdsError as exc:

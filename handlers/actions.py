@@ -18,6 +18,7 @@ def register(app: AsyncApp) -> None:
     app.action(render.APPROVE)(approve)
     app.action(render.REJECT)(reject)
     app.action(render.EDIT)(edit)
+    app.action(render.UNDO)(undo)
     app.action(render.ALERT_MENU)(alert_menu)
 
 
@@ -89,6 +90,26 @@ async def edit(
         await _tell(respond, render.notice(f"{(opened.error or 'This proposal is no longer pending.').rstrip('.')}; nothing was changed."))
     else:
         await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(opened.proposal))
+
+
+@answer_failures("undo the change", unknown_outcome=True)
+async def undo(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    """Reverses an applied change: the undo is told where the change was, and to the one who asked if it cannot be."""
+    await ack()
+    ctx = budget(context)
+    bound = _bound(body)
+    user = (body.get("user") or {}).get("id", "")
+    if bound is None:
+        await _tell(respond, render.notice("That button does not name a change I know; nothing was changed."))
+        return
+    decision, _ = await ctx.service.undo(bound[0], user)
+    if decision.is_private or decision.proposal is None:
+        await _tell(respond, render.said(render.decision_words(decision)))
+        return
+    try:
+        await ctx.notifier.tell_undo(decision, body)
+    finally:
+        await ctx.notifier.tell_alerts()
 
 
 SNOOZE_FOR = {"snooze_1h": timedelta(hours=1), "snooze_4h": timedelta(hours=4)}

@@ -38,6 +38,13 @@ class Decisions(ServiceParts):
         decision = await self.executor.approve(proposal_id, user, version=version)
         return decision, await self._after_write(decision)
 
+    async def undo(self, proposal_id: int, user: str) -> tuple[Decision, list[AlertChange]]:
+        """An approver's Undo of an applied change."""
+        if not self.may_decide(user):
+            return Decision(Outcome.NOT_ALLOWED, await self.store.get(proposal_id), user), []
+        decision = await self.executor.undo(proposal_id, user)
+        return decision, await self._after_write(decision)
+
     async def reconcile(self) -> list[tuple[Decision, list[AlertChange]]]:
         """Finishes proposals a stopped process left approved or mid-apply; raises if PropellerAds fails."""
         decisions = await self.executor.reconcile()

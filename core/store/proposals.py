@@ -265,6 +265,17 @@ class ProposalRecords(Database):
             )
             return [proposal_of(r) for r in rows]
 
+    async def undo_of(self, proposal_id: int) -> Proposal | None:
+        """The undo under way or applied of a proposal, if it has one."""
+        async with self.session() as s:
+            row = await s.scalar(
+                select(ProposalRow).where(
+                    ProposalRow.undoes == proposal_id,
+                    ProposalRow.state.in_([str(st) for st in (*OPEN, ProposalState.APPLIED)]),
+                )
+            )
+            return proposal_of(row) if row is not None else None
+
     @asynccontextmanager
     async def approval_unit(self) -> AsyncIterator[ApprovalUnit]:
         """The unit of work an approval's check-and-claim runs in; it commits when the block ends without error."""

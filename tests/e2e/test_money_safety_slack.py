@@ -142,3 +142,20 @@ def test_two_overlapping_checks_post_each_proposal_once(stack: Stack) -> None:
         "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 120.00",
     ]
     assert {proposal(stack, i).channel for i in (1, 2)} == {CHANNEL}
+
+
+def test_undo_on_an_applied_change_restores_the_budget_once_and_says_so_in_its_thread(stack: Stack) -> None:
+    winner = check(stack)[WINNER]
+    click(stack, winner, APPROVE)
+    applied = wait_until(stack, lambda: next((m for m in stack.slack.messages() if m.ts == winner.ts and "applied" in m.text), None))
+    assert [b["accessory"]["action_id"] for b in applied.blocks if b.get("accessory")] == ["proposal_undo"]
+
+    mark = click(stack, applied, "proposal_undo")
+    undone = wait_until(stack, lambda: next((m for m in stack.slack.log[mark:] if m.thread_ts == winner.ts), None))
+    assert undone.text == "Undone by <@U0APPROVER>: daily budget 120.00 → 100.00 (proposal #2 reversed)."
+    assert live_budget(stack, WINNER) == Decimal("100.00")
+
+    mark = click(stack, applied, "proposal_undo")  # again: nothing more is written
+    told = wait_until(stack, lambda: replies(stack, mark))
+    assert told == ["Nothing was undone: proposal #3 undid it already."]
+    assert [r.body for r in patches(stack)] == [{"limit_daily_amount": 120.0}, {"limit_daily_amount": 100.0}]
