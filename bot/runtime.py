@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from bot.app import BotContext, create_app, make_web_client
 from bot.notify import Notifier
@@ -19,6 +21,17 @@ from core.service import BudgetService, ServiceConfig
 from core.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def describe_database_error(url: str, exc: SQLAlchemyError) -> str:
+    """One line naming the database (its password hidden) and the driver's first words on what failed."""
+    try:
+        where = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        where = "BUDGET_BOT_DATABASE_URL"
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    words = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    return f"the database at {where} is unavailable: {words}"
 
 
 @dataclass
@@ -73,10 +86,10 @@ class Runtime:
         await self.store.migrate()
         await self.notifier.post_decisions(await self.service.reconcile_quietly())
         if schedule:
-            self.scheduler = build_scheduler(self.jobs)
+            self.scheduler = build_scheduler(self.jobs, check_now=True)
             self.scheduler.start()
             log.info(
-                "scheduled: daily summary at %s %s, health check every %d min",
+                "scheduled: daily summary at %s %s, health check now and every %d min",
                 self.settings.summary_time.strftime("%H:%M"),
                 self.settings.timezone,
                 self.settings.check_interval_minutes,

@@ -415,11 +415,33 @@ def test_app_home_says_when_the_ad_platform_refuses(stack: Stack) -> None:
     )
 
 
-def test_healthz_answers_ok_with_the_database_reachable(stack: Stack) -> None:
+def test_healthz_answers_ok_naming_each_service(stack: Stack) -> None:
     assert stack.bot is not None
     response = httpx.get(stack.bot.url + "/healthz", timeout=5)
     assert response.status_code == 200
-    assert response.json() == {"ok": True}
+    assert response.json() == {"ok": True, "database": "ok", "slack": "ok", "propellerads": "ok"}
+
+
+def test_healthz_says_which_service_does_not_answer(tmp_path: Path) -> None:
+    # It used to say {"ok": true} whatever Slack and PropellerAds did.
+    unreachable = "http://127.0.0.1:9"
+    with running_stack(tmp_path, slack_api_url=unreachable + "/api/", propellerads_base_url=unreachable + "/v5") as stack:
+        assert stack.bot is not None
+        response = httpx.get(stack.bot.url + "/healthz", timeout=30)
+    assert response.status_code == 200, "the bot still answers Slack; only a database failure takes it out"
+    found = response.json()
+    assert (found["ok"], found["database"]) == (False, "ok")
+    assert found["slack"].startswith("unreachable (")
+    assert found["propellerads"] == (
+        "PropellerAds unreachable on GET /adv/balance: connection refused or host unreachable"
+    )
+
+
+def test_healthz_says_when_slack_refuses_the_bot_token(tmp_path: Path) -> None:
+    with running_stack(tmp_path, slack_bot_token="xoxb-a-token-slack-does-not-know") as stack:
+        assert stack.bot is not None
+        found = httpx.get(stack.bot.url + "/healthz", timeout=5).json()
+    assert found == {"ok": False, "database": "ok", "slack": "refused the bot token (invalid_auth)", "propellerads": "ok"}
 
 
 def test_two_checks_asked_for_at_once_post_each_alert_once(stack: Stack) -> None:
