@@ -28,6 +28,7 @@ from core.errors import PropellerAdsError
 from core.executor import Decision
 from core.health import HealthReport
 from core.money import fmt_money, fmt_percent
+from core.policy import is_guardrail_note
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
 from core.store.store import AuditEntry, Proposal
 from core.store.tables import PENDING
@@ -235,8 +236,11 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
         _section(f"{arrow} *Proposal #{p.id}: {escape(p.campaign_name)}* ({p.campaign_id})\n{escape(p.reason)}"),
         _fields(evidence),
     ]
-    if p.notes:
-        blocks.append(_context("Guardrails: " + _mentions_kept("; ".join(p.notes))))
+    guardrails = [n for n in p.notes if is_guardrail_note(n)]
+    said = ["Guardrails: " + "; ".join(guardrails)] if guardrails else []
+    said += [n for n in p.notes if not is_guardrail_note(n)]
+    if said:
+        blocks.append(_context(_mentions_kept(" ".join(said))))
     if outcome is not None:
         blocks.append(_section(outcome))
     elif p.state == PENDING:

@@ -7,9 +7,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from core import alerts as alert_rules
@@ -18,7 +18,7 @@ from core.errors import AuthenticationError, PermissionDeniedError, PropellerAds
 from core.executor import Decision, Executor, Outcome
 from core.health import AccountSnapshot, CampaignPerformance, HealthReport, HealthThresholds, analyze
 from core.models import Campaign, CampaignStats, StatisticsRow, sum_by_campaign
-from core.money import cents, fmt_money
+from core.money import cents, fmt_money, parse_amount
 from core.policy import (
     Candidate,
     Direction,
@@ -28,6 +28,7 @@ from core.policy import (
     Refusal,
     Rule,
     apply_guardrails,
+    edited_note,
     evaluate,
     rule_for,
 )
@@ -369,9 +370,9 @@ class BudgetService:
         if proposal is None or proposal.state != PENDING:
             return EditResult(proposal, "This proposal is no longer pending.")
         try:
-            amount = cents(Decimal(text.strip().replace(",", "")))
-        except (InvalidOperation, ValueError):
-            return EditResult(proposal, f"'{text.strip()[:40]}' is not an amount; write it like 180 or 180.50.")
+            amount = parse_amount(text)
+        except ValueError as exc:
+            return EditResult(proposal, str(exc))
         if not amount.is_finite() or amount <= 0:
             return EditResult(proposal, "The daily budget must be a positive amount.")
         g = self.config.guardrails
@@ -391,12 +392,13 @@ class BudgetService:
         if isinstance(guarded, Refusal):
             return EditResult(proposal, f"The guardrails forbid {fmt_money(amount)}: {guarded.reason}.")
         if guarded.to_amount != amount:
-            return EditResult(proposal, f"The guardrails allow at most {fmt_money(guarded.to_amount)} ({'; '.join(guarded.notes)}).")
+            bound = "at most" if wanted.direction is Direction.INCREASE else "at least"
+            return EditResult(proposal, f"The guardrails allow {bound} {fmt_money(guarded.to_amount)} ({'; '.join(guarded.notes)}).")
         edited = await self.store.transition(
             proposal_id, [PENDING], PENDING, now=now, not_expired=True,
             to_amount=amount, direction=wanted.direction.value,
-            notes=json.dumps([f"amount set by <@{user}>"]),
-            audit=audit_entry(proposal, now, user, "edited", PENDING, detail=f"to {fmt_money(amount)}"),
+            notes=json.dumps([edited_note(user, proposal.to_amount)]),
+            audit=audit_entry(replace(proposal, to_amount=amount), now, user, "edited", PENDING, detail=f"it was {fmt_money(proposal.to_amount)}"),
         )
         if edited is None:
             return EditResult(await self.store.get(proposal_id), "This proposal is no longer pending.")

@@ -392,7 +392,7 @@ async def submit(trail: Trail, context: dict[str, Any], slack: FakeSlack, view: 
         ("1", "abc", APPROVER, "'abc' is not an amount; write it like 180 or 180.50."),
         ("1", "-5", APPROVER, "The daily budget must be a positive amount."),
         ("1", "200", APPROVER, "200.00 is the current daily budget; reject the proposal to keep it."),
-        ("1", "90", APPROVER, "The guardrails allow at most 100.00 (trimmed to the 50% largest step)."),
+        ("1", "90", APPROVER, "The guardrails allow at least 100.00 (trimmed to the 50% largest step)."),
         ("1", "150", VIEWER, "Only the configured approvers can change a proposal."),
     ],
 )
