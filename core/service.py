@@ -85,7 +85,10 @@ class CampaignStatusReport:
 class CampaignLookup:
     query: str
     matches: list[Campaign]
+    """The first MAX_PICK_LIST matches."""
     status: CampaignStatusReport | None = None
+    total: int = 0
+    """How many campaigns matched in all."""
 
 
 @dataclass
@@ -191,8 +194,8 @@ class BudgetService:
             current = [c for c in matches if not c.is_archived]
             matches = sorted(current or matches, key=lambda c: (not c.is_working, c.name, c.id))
         if len(matches) != 1:
-            return CampaignLookup(query, matches[:MAX_PICK_LIST] if matches else [])
-        return CampaignLookup(query, matches, await self._status_of(matches[0]))
+            return CampaignLookup(query, matches[:MAX_PICK_LIST], total=len(matches))
+        return CampaignLookup(query, matches, await self._status_of(matches[0]), total=1)
 
     async def _all_campaigns(self) -> list[Campaign]:
         return await self._reads.get("campaigns", self.api.campaigns)

@@ -14,13 +14,14 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.adplatform import ManualClock
+from sandbox.adplatform import Campaign as SandboxCampaign, ManualClock
 from sandbox.slack import Ack, Message, payloads
 from tests.harness import APPROVER, CHANNEL, VIEWER, Stack, mrkdwn_texts, running_stack
 
@@ -303,13 +304,30 @@ def test_campaign_status_by_name_and_pick_list(stack: Stack) -> None:
     assert reply.text == "4 campaigns match “r”"
     assert sections(reply) == [
         "*Several campaigns match “r”*; ask again with the ID:\n"
-        "• `102` Loser DE (working, 200.00 a day)\n"
-        "• `103` Steady FR (working, 50.00 a day)\n"
-        "• `101` Winner &amp; Co &lt;US&gt; (working, 100.00 a day)\n"
-        "• `104` Paused BR (paused, 80.00 a day)"
+        "• `102` Loser DE (working, daily budget 200.00)\n"
+        "• `103` Steady FR (working, daily budget 50.00)\n"
+        "• `101` Winner &amp; Co &lt;US&gt; (working, daily budget 100.00)\n"
+        "• `104` Paused BR (paused, daily budget 80.00)"
     ]
     _, reply, _ = command(stack, "status 999")
     assert reply.text == "No campaign matches “999”."
+
+
+def test_a_pick_list_past_ten_says_how_many_more_and_shows_each_id_once(stack: Stack) -> None:
+    for n in range(12):
+        campaign_id = 2001 + n
+        # Names that carry their own ID, as many accounts' do: the ID is marked in the name, not repeated.
+        stack.sandbox.account.campaigns[campaign_id] = SandboxCampaign(
+            id=campaign_id, name=f"Bulk {n:02} {campaign_id}", limit_daily_amount=None if n == 0 else Decimal("20")
+        )
+    _, reply, _ = command(stack, "status bulk")
+    assert reply.text == "12 campaigns match “bulk”"
+    lines = sections(reply)[0].split("\n")
+    assert lines[0] == "*Several campaigns match “bulk”*; ask again with the ID:"
+    assert lines[1] == "• Bulk 00 `2001` (working, no daily budget)"
+    assert lines[2] == "• Bulk 01 `2002` (working, daily budget 20.00)"
+    assert len(lines) == 1 + 10 + 1
+    assert lines[-1] == "…and 2 more: ask with the ID or more of the name."
 
 
 # --- failures of the ad platform ---------------------------------------------------------------
