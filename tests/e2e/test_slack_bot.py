@@ -466,7 +466,7 @@ def test_two_checks_asked_for_at_once_post_each_alert_once(stack: Stack) -> None
     stack.sandbox.account.set_balance("1000.00", NOW)
     stack.sandbox.faults.latency = 0.3  # long enough for the two checks to overlap
     first = stack.slack.sync.send_command("check", user_id=APPROVER)
-    stack.slack.sync.send_command("check", user_id=VIEWER)
+    stack.slack.sync.send_command("check", user_id=APPROVER)
     done: list[Message] = []
 
     def both_done(message: Message) -> bool:
@@ -489,3 +489,18 @@ def test_two_checks_asked_for_at_once_post_each_alert_once(stack: Stack) -> None
         "Health check done: 0 alert change(s), 0 new proposal(s), 2 still waiting",
         "Health check done: 2 alert change(s), 2 new proposal(s), 0 still waiting",
     ]
+
+
+def test_a_check_is_for_approvers_and_one_asked_again_soon_reuses_the_read(tmp_path: Path) -> None:
+    # Anyone could post a summary to the channel and spend the statistics limit (2 a minute).
+    with running_stack(tmp_path, snapshot_ttl_seconds=60) as stack:
+        _, reply, _ = command(stack, "check", user=VIEWER)
+        assert reply.text == (
+            "Only the configured approvers can run a health check; nothing was run. "
+            "The scheduled check runs on its own, and /budget status shows the account now."
+        )
+        assert stack.requests("GET", "/adv/statistics") == [] and channel_messages(stack) == []
+
+        for _ in range(2):
+            command(stack, "check", skip="Running")
+        assert len(stack.requests("GET", "/adv/statistics")) == 1, "the second check used the first one's read"
