@@ -22,6 +22,42 @@ RUNTIME_KEY = web.AppKey("runtime", Runtime)
 EVENTS_PATH = "/slack/events"
 PROBE_EVERY_SECONDS = 30.0
 """Slack and PropellerAds are asked at most this often however often /healthz is (balance: 30 calls a minute)."""
+# Slack sends a whole small request at once; a client that trickles one in holds a connection for nothing.
+HEADER_TIMEOUT_SECONDS = 15.0
+"""A connection without a whole request's headers this long (or idle this long between requests) is closed."""
+BODY_TIMEOUT_SECONDS = 10.0
+"""A request whose body has not all arrived this long after its headers gets 408 and the connection closes."""
+MAX_REQUESTS_IN_FLIGHT = 200
+"""More requests than this being read or answered at once get 503 at once (Slack retries them)."""
+
+
+def _guarded() -> web.Middleware:
+    """Caps the requests in flight and gives each body BODY_TIMEOUT_SECONDS to arrive."""
+    in_flight = 0
+
+    @web.middleware
+    async def guard(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        nonlocal in_flight
+        if in_flight >= MAX_REQUESTS_IN_FLIGHT:
+            return _closing(web.json_response({"error": "busy"}, status=503, headers={"Retry-After": "1"}))
+        in_flight += 1
+        try:
+            try:
+                async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                    await request.read()  # kept by aiohttp for the handler
+            except TimeoutError:
+                log.info("closed a request to %s whose body did not arrive within %g s", request.path, BODY_TIMEOUT_SECONDS)
+                return _closing(web.json_response({"error": "request body too slow"}, status=408))
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    return guard
+
+
+def _closing(response: web.Response) -> web.Response:
+    response.force_close()
+    return response
 
 
 class Dependencies:
@@ -74,7 +110,12 @@ class Dependencies:
 
 
 def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application:
-    web_app = web.Application()
+    web_app = web.Application(
+        middlewares=[_guarded()],
+        # Handed to every connection whoever runs the app (serve, the demo, the tests): aiohttp's own
+        # default keeps a connection that never finishes its headers for an hour.
+        handler_args={"keepalive_timeout": HEADER_TIMEOUT_SECONDS},
+    )
     web_app[RUNTIME_KEY] = runtime
     dependencies = Dependencies(runtime)
 
