@@ -1,5 +1,6 @@
-# Two entry points for a fresh machine: `make demo` and `make test`. Each installs what it needs.
+# Two entry points for a fresh machine: `make demo` (PORT=8000) and `make test`. Each installs what it needs.
 PYTHON ?= python3
+PORT ?= 8000
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -15,10 +16,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/budget-bot demo
+	$(BIN)/budget-bot demo --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -28,8 +30,13 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class ServiceDown(Exception):
+    """A service the bot needs besides PropellerAds (its database) does not answer; the message names it and where."""
+
+
 class ExitCode:
     API = 1
+    """PropellerAds, or another service the bot needs (the database), failed."""
     CONFIG = 2
     ATTENTION = 3
     """`check` only: the report holds something the channel would be alerted to."""
@@ -45,7 +52,7 @@ def one_line_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             _fail(f"configuration: {exc}", ExitCode.CONFIG)
-        except PropellerAdsError as exc:
+        except (PropellerAdsError, ServiceDown) as exc:
             _fail(str(exc), ExitCode.API)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -63,14 +70,49 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, level: int = logging.INFO) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # httpx logs every request URL at INFO; keep the terminal for what matters.
+    # httpx logs every request URL, alembic every step of a migration that did nothing, the scheduler each
+    # job it adds: keep the terminal for what matters unless asked.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not verbose:
+        for name in ("alembic", "apscheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_same_token_notice)
+
+
+def _same_token_notice(record: logging.LogRecord) -> bool:
+    """Drops Bolt's start-up warning that `token` is unused: the bot hands Bolt its own client (Slack URL,
+    retries) made with SLACK_BOT_TOKEN, and Bolt then finds the same variable in the environment."""
+    return "`token` will be unused" not in record.getMessage()
+
+
+@contextmanager
+def _starting(settings: Settings | None = None, host: str = "", port: int | None = None) -> Iterator[None]:
+    """Turns what stops a start into one line: a port in use (a setting: exit 2), a database down (exit 1)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE and port is not None:
+            raise ConfigError(f"port {port} on {host} is in use; pick another with --port") from None
+        raise
+    except SQLAlchemyError as exc:
+        if settings is None:
+            raise
+        from bot.runtime import describe_database_error
+
+        raise ServiceDown(describe_database_error(settings.database_url, exc)) from None
+
+
+def _say_warnings(settings: Settings) -> None:
+    for warning in settings.warnings():
+        err.print(f"budget-bot: warning: {warning}", markup=False)
 
 
 @app.callback()
@@ -86,7 +128,7 @@ def check(
 ) -> None:
     """Read the account once and print its budget health; exit 3 when it needs attention."""
     # Without -v the report is the output: what was left out or waited for is in it or on the status line.
-    _setup_logging(verbose) if verbose else logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    _setup_logging(verbose, logging.ERROR)
     settings = load_settings()
     with err.status("Reading the account from PropellerAds…") as status:
 
@@ -131,11 +173,15 @@ def serve(
     from bot.server import build_web_app
 
     _setup_logging(verbose)
-    settings = load_settings()
-    settings.require_slack()
+    settings = load_settings(slack="http")
+    _say_warnings(settings)
     runtime = Runtime.build(settings)
-    err.print(f"budget-bot: serving Slack at http://{host}:{port}/slack/events", markup=False)
-    web.run_app(build_web_app(runtime, schedule=not no_schedule), host=host, port=port, print=None)
+
+    def listening(_: str) -> None:  # called once the store is ready and the port is bound
+        err.print(f"budget-bot: serving Slack at http://{host}:{port}/slack/events", markup=False)
+
+    with _starting(settings, host, port):
+        web.run_app(build_web_app(runtime, schedule=not no_schedule), host=host, port=port, print=listening)
 
 
 @app.command()
@@ -147,8 +193,8 @@ def socket(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     from bot.runtime import Runtime
 
     _setup_logging(verbose)
-    settings = load_settings()
-    settings.require_slack(socket_mode=True)
+    settings = load_settings(slack="socket")
+    _say_warnings(settings)
 
     async def run() -> None:
         runtime = Runtime.build(settings, socket_mode=True)
@@ -160,7 +206,8 @@ def socket(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
         finally:
             await runtime.stop()
 
-    asyncio.run(run())
+    with _starting(settings):
+        asyncio.run(run())
 
 
 @app.command()
@@ -174,13 +221,9 @@ def demo(
     """Run everything locally: sandbox PropellerAds, a Slack stand-in in the browser, and the bot."""
     from bot.demo import main as run_demo
 
-    _setup_logging(verbose) if verbose else logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    try:
+    _setup_logging(verbose, logging.WARNING)
+    with _starting(host="127.0.0.1", port=port):
         run_demo(port, campaigns, speed, lambda line: typer.echo(line))
-    except OSError as exc:
-        if exc.errno in (98, 48):  # address in use, Linux and macOS
-            raise ConfigError(f"port {port} is taken; pick another with --port") from None
-        raise
 
 
 @app.command("sandbox")
@@ -197,8 +240,8 @@ def sandbox_command(
     """Run the sandbox PropellerAds API locally: a seeded account over real HTTP."""
     from sandbox.adplatform import DEFAULT_TOKEN, serve as serve_sandbox
 
-    err.print(f"budget-bot: sandbox PropellerAds API at http://{host}:{port}/v5 ({campaigns} campaigns)", markup=False)
-    serve_sandbox(host=host, port=port, token=token or DEFAULT_TOKEN, campaigns=campaigns, seed=seed, state_file=state, speed=speed)
+    with _starting(host=host, port=port):
+        serve_sandbox(host=host, port=port, token=token or DEFAULT_TOKEN, campaigns=campaigns, seed=seed, state_file=state, speed=speed)
 
 
 def main() -> None:

@@ -176,11 +176,24 @@ def campaign_pick_list(lookup: CampaignLookup) -> Message:
     query = escape(lookup.query)
     if not lookup.matches:
         return _message(f"No campaign matches “{query}”.", [_section(f"No campaign matches “{query}”. Try its ID or another part of its name.")])
-    lines = [f"• `{c.id}` {escape(c.name)} ({c.status_label}, {fmt_money(c.daily_budget)} a day)" for c in lookup.matches]
+    lines = [f"• {_named_with_id(c.name, c.id)} ({c.status_label}, {_daily_budget(c.daily_budget)})" for c in lookup.matches]
+    if lookup.total > len(lookup.matches):
+        lines.append(f"…and {lookup.total - len(lookup.matches)} more: ask with the ID or more of the name.")
     return _message(
-        f"{len(lookup.matches)} campaigns match “{query}”",
+        f"{max(lookup.total, len(lookup.matches))} campaigns match “{query}”",
         [_section(f"*Several campaigns match “{query}”*; ask again with the ID:\n" + "\n".join(lines))],
     )
+
+
+def _named_with_id(name: str, campaign_id: int) -> str:
+    """`123` Name, or Name `123` when the name already carries its ID: the ID shown once, marked."""
+    safe = escape(name)
+    marked = re.sub(rf"(?<![0-9]){campaign_id}(?![0-9])", f"`{campaign_id}`", safe, count=1)
+    return marked if marked != safe else f"`{campaign_id}` {safe}"
+
+
+def _daily_budget(amount: Decimal | None) -> str:
+    return "no daily budget" if amount is None else f"daily budget {fmt_money(amount)}"
 
 
 # --- alerts and checks -------------------------------------------------------------------------
@@ -318,10 +331,12 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
         _section(f"{arrow} *Proposal #{p.id}: {escape(p.campaign_name)}* ({p.campaign_id})\n{escape(p.reason)}"),
         _fields(evidence),
     ]
-    if p.notes:
-        blocks.append(_context("Guardrails: " + escape("; ".join(p.notes))))
     if p.edited_by:
-        blocks.append(_context(f"Amount set by {_who(p.edited_by)}"))
+        # An edited amount is never trimmed (one the guardrails would trim is refused): its note says what it was.
+        was = f" ({escape(p.notes[0])})" if p.notes else ""
+        blocks.append(_context(f"Amount set by {_who(p.edited_by)}{was}."))
+    elif p.notes:
+        blocks.append(_context("Guardrails: " + escape("; ".join(p.notes))))
     if outcome is not None:
         if p.state is ProposalState.APPLIED and p.undoes is None:
             # One click reverses an applied change, while PropellerAds still shows what the bot set.

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from bot.app import create_app, make_web_client
 from bot.notify import Notifier
@@ -21,6 +23,17 @@ from core.store import Store
 from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
+
+
+def describe_database_error(url: str, exc: SQLAlchemyError) -> str:
+    """One line naming the database (its password hidden) and the driver's first words on what failed."""
+    try:
+        where = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        where = "BUDGET_BOT_DATABASE_URL"
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    words = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    return f"the database at {where} is unavailable: {words}"
 
 
 @dataclass
@@ -82,10 +95,10 @@ class Runtime:
             self._later = asyncio.create_task(self._reconcile_at(due))
         if schedule:
             await self.jobs.catch_up()
-            self.scheduler = build_scheduler(self.jobs)
+            self.scheduler = build_scheduler(self.jobs, check_now=True)
             self.scheduler.start()
             log.info(
-                "scheduled: daily summary at %s %s, health check every %d min",
+                "scheduled: daily summary at %s %s, health check now and every %d min",
                 self.settings.summary_time.strftime("%H:%M"),
                 self.settings.timezone,
                 self.settings.check_interval_minutes,

@@ -135,11 +135,14 @@ def triggers(zone: ZoneInfo, summary_time: time, check_minutes: int) -> dict[str
     }
 
 
-def build_scheduler(jobs: Jobs) -> AsyncIOScheduler:
+def build_scheduler(jobs: Jobs, *, check_now: bool = False) -> AsyncIOScheduler:
+    """The two jobs; with `check_now` the health check also runs as soon as the scheduler starts, so a
+    fresh start does not wait a whole interval (a replica that finds the nearest slot taken skips it)."""
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     found = triggers(jobs.zone, jobs.summary_time, jobs.check_minutes)
     # No misfire limit: a run delayed by a pause still runs (its slot keeps it once across replicas).
     common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     scheduler.add_job(jobs.run_summary, found[SUMMARY], id=SUMMARY, name="daily budget summary", **common)
-    scheduler.add_job(jobs.run_check, found[CHECK], id=CHECK, name="health check", **common)
+    first = {"next_run_time": jobs.clock()} if check_now else {}
+    scheduler.add_job(jobs.run_check, found[CHECK], id=CHECK, name="health check", **common, **first)
     return scheduler

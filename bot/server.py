@@ -2,24 +2,122 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bot.runtime import Runtime
+from bot.wiring import make_client
+from core.errors import PropellerAdsError
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 EVENTS_PATH = "/slack/events"
+PROBE_EVERY_SECONDS = 30.0
+"""Slack and PropellerAds are asked at most this often however often /healthz is (balance: 30 calls a minute)."""
+# Slack sends a whole small request at once; a client that trickles one in holds a connection for nothing.
+HEADER_TIMEOUT_SECONDS = 15.0
+"""A connection without a whole request's headers this long (or idle this long between requests) is closed."""
+BODY_TIMEOUT_SECONDS = 10.0
+"""A request whose body has not all arrived this long after its headers gets 408 and the connection closes."""
+MAX_REQUESTS_IN_FLIGHT = 200
+"""More requests than this being read or answered at once get 503 at once (Slack retries them)."""
+
+
+def _guarded() -> web.Middleware:
+    """Caps the requests in flight and gives each body BODY_TIMEOUT_SECONDS to arrive."""
+    in_flight = 0
+
+    @web.middleware
+    async def guard(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        nonlocal in_flight
+        if in_flight >= MAX_REQUESTS_IN_FLIGHT:
+            return _closing(web.json_response({"error": "busy"}, status=503, headers={"Retry-After": "1"}))
+        in_flight += 1
+        try:
+            try:
+                async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                    await request.read()  # kept by aiohttp for the handler
+            except TimeoutError:
+                log.info("closed a request to %s whose body did not arrive within %g s", request.path, BODY_TIMEOUT_SECONDS)
+                return _closing(web.json_response({"error": "request body too slow"}, status=408))
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    return guard
+
+
+def _closing(response: web.Response) -> web.Response:
+    response.force_close()
+    return response
+
+
+class Dependencies:
+    """What /healthz says of the services the bot talks to; the database is asked every time."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._api = make_client(runtime.settings, probe=True)
+        self._lock = asyncio.Lock()
+        self._remote: dict[str, str] = {}
+        self._asked_at = float("-inf")
+
+    async def states(self) -> dict[str, str]:
+        return {"database": await self._database(), **await self._remote_states()}
+
+    async def _database(self) -> str:
+        try:
+            async with self.runtime.store.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"unavailable ({type(exc).__name__})"
+        return "ok"
+
+    async def _remote_states(self) -> dict[str, str]:
+        async with self._lock:  # one probe at a time; the others take its answer
+            if time.monotonic() - self._asked_at >= PROBE_EVERY_SECONDS:
+                slack, ads = await asyncio.gather(self._slack(), self._propellerads())
+                self._remote = {"slack": slack, "propellerads": ads}
+                self._asked_at = time.monotonic()
+            return dict(self._remote)
+
+    async def _slack(self) -> str:
+        try:
+            await self.runtime.app.client.auth_test()
+        except SlackApiError as exc:
+            return f"refused the bot token ({exc.response.get('error')})"
+        except Exception as exc:  # aiohttp's connection errors, timeouts
+            return f"unreachable ({type(exc).__name__})"
+        return "ok"
+
+    async def _propellerads(self) -> str:
+        try:
+            await self._api.balance()
+        except PropellerAdsError as exc:
+            return exc.summary()
+        return "ok"
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
 
 
 def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application:
-    web_app = web.Application()
+    web_app = web.Application(
+        middlewares=[_guarded()],
+        # Handed to every connection whoever runs the app (serve, the demo, the tests): aiohttp's own
+        # default keeps a connection that never finishes its headers for an hour.
+        handler_args={"keepalive_timeout": HEADER_TIMEOUT_SECONDS},
+    )
     web_app[RUNTIME_KEY] = runtime
+    dependencies = Dependencies(runtime)
 
     async def slack_events(request: web.Request) -> web.Response:
         if not _is_integer(request.headers.get("X-Slack-Request-Timestamp", "0")):
@@ -42,17 +140,17 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
         return web.json_response({"error": "invalid request"}, status=status)
 
     async def healthz(request: web.Request) -> web.Response:
-        try:
-            async with runtime.store.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as exc:
-            return web.json_response({"ok": False, "database": type(exc).__name__}, status=503)
-        return web.json_response({"ok": True})
+        """Each service by name; 503 only when the database fails, since without Slack or PropellerAds the
+        bot still answers Slack's requests (with what went wrong), and a load balancer should keep it."""
+        states = await dependencies.states()
+        ok = all(state == "ok" for state in states.values())
+        return web.json_response({"ok": ok, **states}, status=200 if states["database"] == "ok" else 503)
 
     async def on_startup(_: web.Application) -> None:
         await runtime.start(schedule=schedule)
 
     async def on_cleanup(_: web.Application) -> None:
+        await dependencies.aclose()
         await runtime.stop()
 
     web_app.router.add_post(EVENTS_PATH, slack_events)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import tomllib
 from datetime import datetime, time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -26,6 +29,10 @@ from core.propellerads import LIVE_BASE_URL
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///budget-bot.db"
 SLACK_API_URL = "https://slack.com/api/"
+# Slack's IDs: a name (#budget, @alex) cannot be used where the Web API wants an ID (chat.update does).
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
+MEMBER_ID = re.compile(r"[UW][A-Z0-9]+")
+SlackMode = Literal["http", "socket"]
 
 
 class ConfigError(Exception):
@@ -52,7 +59,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BUDGET_BOT_", extra="ignore", populate_by_name=True)
 
-    propellerads_api_token: SecretStr = Field(validation_alias=_env("PROPELLERADS_API_TOKEN"))
+    # Not required here: load_settings names it with everything else missing, all at once.
+    propellerads_api_token: SecretStr = Field(SecretStr(""), validation_alias=_env("PROPELLERADS_API_TOKEN"))
     propellerads_base_url: str = Field(LIVE_BASE_URL, validation_alias=_env("PROPELLERADS_BASE_URL"))
     propellerads_timezone: str = Field(DEFAULT_AD_TIMEZONE, validation_alias=_env("PROPELLERADS_TIMEZONE"))
     """Where the ad account's day begins and ends: a UTC offset or an IANA time zone."""
@@ -93,6 +101,29 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part for part in re.split(r"[\s,]+", value) if part]
+        return value
+
+    @field_validator("approvers")
+    @classmethod
+    def _member_ids(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not MEMBER_ID.fullmatch(user):
+                raise ValueError(f"{user!r} is not a Slack member ID (like U0123ABCD)")
+        return value
+
+    @field_validator("channel", "alert_channel", "approval_channel")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not CHANNEL_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slack channel ID (like C0123456789)")
+        return value
+
+    @field_validator("propellerads_base_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
 
     @field_validator("timezone")
@@ -173,21 +204,36 @@ class Settings(BaseSettings):
         values = [self.propellerads_api_token, self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
-    def require_slack(self, *, socket_mode: bool = False) -> None:
-        """Checks what running in Slack needs, naming the first thing missing."""
-        needed = {"SLACK_BOT_TOKEN": self.slack_bot_token, "BUDGET_BOT_CHANNEL": self.channel}
-        if socket_mode:
-            needed["SLACK_APP_TOKEN"] = self.slack_app_token
-        else:
-            needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
-        for name, value in needed.items():
-            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
-                raise ConfigError(f"{name} is not set")
-        token = self.slack_bot_token.get_secret_value() if self.slack_bot_token else ""
-        if not token.startswith("xoxb-"):
-            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
-        if socket_mode and self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
-            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    def warnings(self) -> list[str]:
+        """What works but is probably not meant, to say at start."""
+        if not self.approvers:
+            return ["BUDGET_BOT_APPROVERS is empty: nobody can decide on proposals or run /budget check"]
+        return []
+
+    def problems(self, slack: SlackMode | None = None) -> list[str]:
+        """Everything missing or of the wrong kind for the mode: the API token always, Slack's for `slack`."""
+        needed: dict[str, SecretStr | str | None] = {"PROPELLERADS_API_TOKEN": self.propellerads_api_token}
+        if slack is not None:
+            needed["SLACK_BOT_TOKEN"] = self.slack_bot_token
+            needed["SLACK_APP_TOKEN" if slack == "socket" else "SLACK_SIGNING_SECRET"] = (
+                self.slack_app_token if slack == "socket" else self.slack_signing_secret
+            )
+            needed["BUDGET_BOT_CHANNEL"] = self.channel
+        missing = [name for name, value in needed.items() if not _given(value)]
+        found = [f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"] if missing else []
+        if slack is not None and _given(self.slack_bot_token) and not _secret(self.slack_bot_token).startswith("xoxb-"):
+            found.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if slack == "socket" and _given(self.slack_app_token) and not _secret(self.slack_app_token).startswith("xapp-"):
+            found.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        return found
+
+
+def _secret(value: SecretStr | str | None) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+
+
+def _given(value: SecretStr | str | None) -> bool:
+    return bool(_secret(value).strip())
 
 
 def _env_names() -> dict[str, str]:
@@ -202,28 +248,82 @@ def _env_names() -> dict[str, str]:
 _ENV_NAMES = _env_names()
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Reads the settings, turning any problem into a one-line ConfigError naming the setting."""
+def load_settings(*, slack: SlackMode | None = None, **overrides: Any) -> Settings:
+    """Reads the settings, turning every problem into one ConfigError line that names them all.
+
+    `slack` names the mode the bot runs in ("http" for serve, "socket"), whose Slack settings are then required.
+    """
     config = os.environ.get("BUDGET_BOT_CONFIG")
-    if config and not Path(config).is_file():
-        raise ConfigError(f"BUDGET_BOT_CONFIG names {config}, which is not a readable file")
+    if config:
+        _check_config_file(Path(config))
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError("; ".join(_describe(error) for error in exc.errors())) from None
     except SettingsError as exc:  # a nested setting in the environment that is not JSON
         field = re.search(r'field "(\w+)"', str(exc))
         name = "BUDGET_BOT_" + field.group(1).upper() if field else "a setting in the environment"
         raise ConfigError(f"{name} is not valid JSON") from None
     except ValueError as exc:  # a TOML syntax error arrives as a plain ValueError subclass
         raise ConfigError(f"BUDGET_BOT_CONFIG: {config} is not valid TOML: {exc}") from None
-    if not settings.propellerads_api_token.get_secret_value().strip():
-        raise ConfigError("PROPELLERADS_API_TOKEN is not set")
+    problems = settings.problems(slack)
+    if problems:
+        raise ConfigError("; ".join(problems))
     return settings
 
 
-def _describe(exc: ValidationError) -> str:
-    error = exc.errors()[0]
+def _check_config_file(path: Path) -> None:
+    """The file is readable TOML and every key in it is a setting: a misspelt key must not be ignored."""
+    if not path.is_file():
+        raise ConfigError(f"BUDGET_BOT_CONFIG names {path}, which is not a readable file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"BUDGET_BOT_CONFIG: {path} is not valid TOML: {exc}") from None
+    unknown = _unknown_keys(data, Settings, "")
+    if unknown:
+        what = "an unknown setting" if len(unknown) == 1 else "unknown settings"
+        raise ConfigError(f"BUDGET_BOT_CONFIG: {path} has {what}: {', '.join(unknown)}")
+
+
+def _unknown_keys(data: dict[str, Any], model: type[BaseModel], table: str) -> list[str]:
+    """Keys of `data` that `model` does not read, named as written in the file: `chanel`, `[helth]`,
+    `[guardrails] min_daily_budgt`, each with the nearest known name when one is close."""
+    fields = model.model_fields
+    known: dict[str, str] = {}
+    for name, info in fields.items():
+        known[name] = name
+        if isinstance(info.validation_alias, AliasChoices):
+            known.update({str(alias): name for alias in info.validation_alias.choices})
+    unknown: list[str] = []
+    for key, value in data.items():
+        name = known.get(key)
+        if name is None:
+            is_table = isinstance(value, dict) and not table
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean {f'[{close[0]}]' if is_table else close[0]}?)" if close else ""
+            unknown.append(f"{table}{f'[{key}]' if is_table else key}{hint}")
+            continue
+        inner = _model_of(fields[name].annotation)
+        if inner is None:
+            continue
+        if isinstance(value, dict):
+            unknown.extend(_unknown_keys(value, inner, f"[{key}] "))
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    unknown.extend(_unknown_keys(item, inner, f"[[{key}]] "))
+    return unknown
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds, alone or in a list: HealthThresholds, Guardrails, Rule."""
+    if get_origin(annotation) is list:
+        annotation = get_args(annotation)[0]
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _describe(error: Any) -> str:
     loc = [str(p) for p in error.get("loc", ())]
     head = loc[0] if loc else ""
     name = _ENV_NAMES.get(head.lower()) or ("BUDGET_BOT_" + head.upper() if head else "a setting")

@@ -39,6 +39,41 @@ def to_decimal(value: Any) -> Decimal:
     return result
 
 
+_TYPED = re.compile(r"([+-]?)([0-9]+(?:[.,][0-9]+)*)")
+_GROUPED = re.compile(r"[0-9]{1,3}(?:X[0-9]{3})*")  # X: the thousands separator
+
+
+def parse_amount(text: str) -> Decimal:
+    """An amount as a person types it: 180, 180.50, 45,5 (a decimal comma), 1,250.50, 1.250,50 or 1 250.
+
+    ASCII digits only. One separator before exactly three digits (1,250 or 1.250) could mean a thousand
+    times more or less, so it is refused with both readings rather than guessed.
+    """
+    typed = text.strip()
+    unclear = ValueError(f"'{typed[:40]}' is not an amount; write it like 180 or 180.50.")
+    found = _TYPED.fullmatch(typed.replace(" ", "").replace("\u00a0", ""))
+    if not found:
+        raise unclear
+    sign, number = found.groups()
+    separators = [c for c in number if c in ".,"]
+    if not separators:
+        return cents(Decimal(sign + number))
+    decimal_mark = separators[-1]
+    whole, _, fraction = number.rpartition(decimal_mark)
+    if len(set(separators)) == 1 and len(separators) > 1:
+        whole, fraction = number, ""  # "1,250,000": a repeated separator groups thousands
+    elif len(set(separators)) == 1 and len(fraction) == 3:
+        readings = f"{whole}{fraction} or {cents(Decimal(f'{whole}.{fraction}'))}"
+        raise ValueError(f"'{typed}' could be {readings}; write it without a thousands separator, like {readings}.")
+    if len(fraction) > 2:
+        raise unclear
+    grouping = next((c for c in separators if c != decimal_mark), None) or (decimal_mark if not fraction else None)
+    if grouping is not None and not _GROUPED.fullmatch(whole.replace(grouping, "X")):
+        raise unclear
+    digits = whole.replace(",", "").replace(".", "")
+    return cents(Decimal(f"{sign}{digits}.{fraction or '0'}"))
+
+
 def cents(value: Decimal) -> Decimal:
     """Rounds to cents, half up, the way a person rounds a budget."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)

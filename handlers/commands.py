@@ -10,6 +10,10 @@ from bot import render
 from handlers.common import answer_failures, budget
 
 COMMAND = "/budget"
+CHECK_REFUSED = (
+    "Only the configured approvers can run a health check; nothing was run. "
+    "The scheduled check runs on its own, and /budget status shows the account now."
+)
 
 
 def register(app: AsyncApp) -> None:
@@ -34,9 +38,12 @@ async def budget_command(
         lookup = await ctx.service.find_campaign(rest)
         message = render.campaign_status(lookup.status) if lookup.status else render.campaign_pick_list(lookup)
         await respond(**message, response_type="ephemeral")
+    elif verb == "check" and not ctx.service.may_decide(user):
+        # A check posts to the channel and spends the statistics limit (2 a minute): approvers only.
+        await respond(**render.notice(CHECK_REFUSED), response_type="ephemeral")
     elif verb == "check":
         await respond(**render.notice("Running a health check; results go to the channel."), response_type="ephemeral")
-        result = await ctx.service.run_check()
+        result = await ctx.service.run_check(reuse_recent_read=True)
         if result.error is None:
             await ctx.notifier.post_check(result, with_summary=True)
         else:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+import json
+from dataclasses import replace
+from decimal import Decimal
 
 from core import alerts as alert_rules
 from core.alerts import AlertChange
 from core.errors import PropellerAdsError
-from core.money import cents, fmt_money
+from core.money import fmt_money, parse_amount
 from core.policy import Candidate, Direction, Evidence, Refusal, apply_guardrails
 from core.proposals import TELLING_HOLD, AuditAction, AuditEntry, Decision, Outcome, Proposal, ProposalState
 from core.service.values import EditResult
@@ -99,9 +101,9 @@ class Decisions(ServiceParts):
         if version is not None and version != proposal.version:
             return EditResult(proposal, "This proposal changed since you opened it; open Edit amount again.")
         try:
-            amount = cents(Decimal(text.strip().replace(",", "")))
-        except (InvalidOperation, ValueError):
-            return EditResult(proposal, f"'{text.strip()[:40]}' is not an amount; write it like 180 or 180.50.")
+            amount = parse_amount(text)
+        except ValueError as exc:
+            return EditResult(proposal, str(exc))
         if not amount.is_finite() or amount <= 0:
             return EditResult(proposal, "The daily budget must be a positive amount.")
         g = self.config.guardrails
@@ -125,8 +127,10 @@ class Decisions(ServiceParts):
             return EditResult(proposal, f"The guardrails allow at {bound} {fmt_money(guarded.to_amount)} ({'; '.join(guarded.notes)}).")
         edited = await self.store.transition(
             proposal_id, [PENDING], PENDING, now=now, not_expired=True, version=proposal.version, bump_version=True,
-            to_amount=amount, direction=wanted.direction.value, notes="[]", edited_by=user,
-            audit=AuditEntry.of(proposal, now, user, AuditAction.EDITED, detail=f"to {fmt_money(amount)}"),
+            to_amount=amount, direction=wanted.direction.value, edited_by=user,
+            notes=json.dumps([f"it was {fmt_money(proposal.to_amount)}"]),
+            audit=AuditEntry.of(replace(proposal, to_amount=amount), now, user, AuditAction.EDITED,
+                                detail=f"it was {fmt_money(proposal.to_amount)}"),
         )
         if edited is None:
             return EditResult(await self.store.get(proposal_id), "This proposal changed or is no longer pending; open it again.")

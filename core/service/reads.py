@@ -30,24 +30,41 @@ def campaign_id_in(text: str) -> int | None:
 
 
 class SharedReads:
-    """Values read from the ad platform, kept for a while and fetched by one caller at a time."""
+    """Values read from the ad platform, kept for a while; one fetch per value at a time, shared by all
+    who ask meanwhile. A kept value young enough is answered at once, even while a fresh read is under
+    way: a status read never queues behind a check that waits out PropellerAds' statistics limit."""
 
     def __init__(self, ttl: timedelta) -> None:
         self.ttl = ttl.total_seconds()
         self._values: dict[str, tuple[Any, float]] = {}
-        self._lock = asyncio.Lock()
+        self._fetching: dict[str, asyncio.Future[Any]] = {}
+        self._generation = 0
 
     async def get(self, key: str, fetch: Callable[[], Awaitable[T]], *, fresh: bool = False) -> T:
-        async with self._lock:
-            kept = self._values.get(key)
-            if kept and not fresh and time.monotonic() - kept[1] < self.ttl:
-                return kept[0]
+        kept = self._values.get(key)
+        if kept and not fresh and time.monotonic() - kept[1] < self.ttl:
+            return kept[0]
+        running = self._fetching.get(key)
+        if running is None:  # a read already under way is as fresh as a new one would be
+            running = self._fetching[key] = asyncio.ensure_future(self._fetch(key, fetch))
+        # One caller giving up (a Slack request cancelled) must not cancel the read the others wait for.
+        return await asyncio.shield(running)
+
+    async def _fetch(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        generation = self._generation
+        try:
             value = await fetch()
+        finally:
+            if self._fetching.get(key) is asyncio.current_task():  # after clear() another may have begun
+                del self._fetching[key]
+        if generation == self._generation:  # not kept if the account was written meanwhile
             self._values[key] = (value, time.monotonic())
-            return value
+        return value
 
     def clear(self) -> None:
         self._values.clear()
+        self._fetching.clear()
+        self._generation += 1
 
 
 class ServiceParts:
@@ -99,8 +116,8 @@ class AccountReads(ServiceParts):
             current = [c for c in matches if not c.is_archived]
             matches = sorted(current or matches, key=lambda c: (not c.is_working, c.name, c.id))
         if len(matches) != 1:
-            return CampaignLookup(query, matches[:MAX_PICK_LIST] if matches else [])
-        return CampaignLookup(query, matches, await self._status_of(matches[0]))
+            return CampaignLookup(query, matches[:MAX_PICK_LIST], total=len(matches))
+        return CampaignLookup(query, matches, await self._status_of(matches[0]), total=1)
 
     async def _all_campaigns(self) -> list[Campaign]:
         return await self._reads.get("campaigns", self.api.campaigns)

@@ -58,7 +58,10 @@ class CampaignStatusReport:
 class CampaignLookup:
     query: str
     matches: list[Campaign]
+    """The first MAX_PICK_LIST matches."""
     status: CampaignStatusReport | None = None
+    total: int = 0
+    """How many campaigns matched in all."""
 
 
 @dataclass

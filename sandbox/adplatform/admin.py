@@ -19,11 +19,17 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.adplatform import answers
-from sandbox.adplatform.api import Handler, json_object, parse_amount
+from sandbox.adplatform.api import ADMIN_PREFIX, API_PREFIX, Handler, json_object, parse_amount
 from sandbox.adplatform.model import REJECTED
 from sandbox.adplatform.ratelimit import RateLimit
 from sandbox.adplatform.simulation import NO_CONVERSIONS, PLATFORM_PAUSE, SPIKE, STALL, Episode, platform_day
 from sandbox.adplatform.state import SANDBOX_KEY
+
+
+async def admin_index(request: web.Request) -> web.Response:
+    """What the banner's admin address offers: every admin route, and where the API is."""
+    routes = [{"method": method, "path": ADMIN_PREFIX + path} for method, path, _ in ADMIN_ROUTES if path not in ("", "/")]
+    return answers.json_answer({"api": API_PREFIX, "routes": routes})
 
 
 async def admin_get_faults(request: web.Request) -> web.Response:
@@ -180,6 +186,8 @@ def _rate_limit(value: Any) -> RateLimit | None:
 
 
 ADMIN_ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "", admin_index),
+    ("GET", "/", admin_index),
     ("GET", "/faults", admin_get_faults),
     ("POST", "/faults", admin_set_faults),
     ("DELETE", "/faults", admin_clear_faults),

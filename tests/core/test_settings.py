@@ -37,7 +37,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 FULL_CONFIG = """
 propellerads_api_token = "from-toml"
 timezone = "Europe/Berlin"
-channel = "#budget"
+channel = "C0BUDGET"
 approvers = ["U1", "U2"]
 
 [guardrails]
@@ -89,7 +89,7 @@ def test_toml_with_rules_loads(config) -> None:
     settings = load_settings()
     assert settings.propellerads_api_token.get_secret_value() == "from-toml"
     assert settings.timezone == "Europe/Berlin"
-    assert settings.channel == "#budget"
+    assert settings.channel == "C0BUDGET"
     assert settings.approvers == ["U1", "U2"]
     assert settings.guardrails.max_daily_budget == Decimal("5000")
     assert settings.guardrails.max_daily_increase == Decimal("250.5")
@@ -114,11 +114,11 @@ def test_environment_wins_over_toml(config, monkeypatch: pytest.MonkeyPatch) -> 
     config(FULL_CONFIG)
     monkeypatch.setenv("PROPELLERADS_API_TOKEN", "from-env")
     monkeypatch.setenv("BUDGET_BOT_TIMEZONE", "Asia/Tokyo")
-    monkeypatch.setenv("BUDGET_BOT_CHANNEL", "#ops")
+    monkeypatch.setenv("BUDGET_BOT_CHANNEL", "C0OPS")
     settings = load_settings()
     assert settings.propellerads_api_token.get_secret_value() == "from-env"
     assert settings.timezone == "Asia/Tokyo"
-    assert settings.channel == "#ops"
+    assert settings.channel == "C0OPS"
     assert [r.name for r in settings.rules] == ["vip", "everything else"]  # what env does not set stays
 
 
@@ -247,3 +247,122 @@ def test_a_nested_setting_in_the_environment_as_json_loads(monkeypatch: pytest.M
     monkeypatch.setenv("PROPELLERADS_API_TOKEN", "t")
     monkeypatch.setenv("BUDGET_BOT_GUARDRAILS", '{"max_daily_budget": "5000"}')
     assert load_settings().guardrails.max_daily_budget == Decimal("5000")
+
+
+# --- URLs, unknown keys, Slack IDs, everything missing at once ------------------------------------
+
+
+def refusal(monkeypatch: pytest.MonkeyPatch, **environment: str) -> str:
+    """The one line load_settings refuses this environment (the API token given) with."""
+    monkeypatch.setenv("PROPELLERADS_API_TOKEN", "t")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("PROPELLERADS_BASE_URL", "notaurl"),
+        ("PROPELLERADS_BASE_URL", "ftp://ssp-api.propellerads.com/v5"),
+        ("PROPELLERADS_BASE_URL", "https://"),
+        ("PROPELLERADS_BASE_URL", "127.0.0.1:8081/v5"),
+        ("SLACK_API_URL", "slack.com/api"),
+    ],
+)
+def test_a_url_that_is_not_an_http_url_is_named(monkeypatch: pytest.MonkeyPatch, variable: str, url: str) -> None:
+    # It used to be tried: four attempts over 4 s, then "unreachable".
+    assert refusal(monkeypatch, **{variable: url}) == f"{variable}: {url!r} is not an http:// or https:// URL"
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        pytest.param('chanel = "C0BUDGET"\n', "chanel (did you mean channel?)", id="top-level"),
+        pytest.param("[helth]\nlow_balance_days = 5\n", "[helth] (did you mean [health]?)", id="table"),
+        pytest.param(
+            "[guardrails]\nmin_daily_budgt = 5\n", "[guardrails] min_daily_budgt (did you mean min_daily_budget?)", id="in-a-table"
+        ),
+        pytest.param('[[rules]]\nname = "a"\ntarget_cpa = 5\ntarget = 4\n', "[[rules]] target (did you mean target_cpa?)", id="in-a-rule"),
+    ],
+)
+def test_an_unknown_key_in_the_toml_file_is_named_as_written(config, toml: str, named: str) -> None:
+    path = config('propellerads_api_token = "t"\n' + toml)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == f"BUDGET_BOT_CONFIG: {path} has an unknown setting: {named}"
+
+
+def test_every_unknown_key_is_named_at_once(config) -> None:
+    config('propellerads_api_token = "t"\nchanel = "C1"\nzzz = 1\n[guardrails]\nmax = 5\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).endswith("has unknown settings: chanel (did you mean channel?), zzz, [guardrails] max")
+
+
+def test_settings_keys_may_be_written_as_their_variables_in_the_toml_file(config) -> None:
+    config('PROPELLERADS_API_TOKEN = "t"\nslack_api_url = "http://127.0.0.1:1/api/"\n')
+    assert load_settings().slack_api_url == "http://127.0.0.1:1/api/"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BUDGET_BOT_CHANNEL", "#budget", "BUDGET_BOT_CHANNEL: '#budget' is not a Slack channel ID (like C0123456789)"),
+        ("BUDGET_BOT_ALERT_CHANNEL", "alerts", "BUDGET_BOT_ALERT_CHANNEL: 'alerts' is not a Slack channel ID (like C0123456789)"),
+        ("BUDGET_BOT_APPROVERS", "U0AAAAAAA,@alex", "BUDGET_BOT_APPROVERS: '@alex' is not a Slack member ID (like U0123ABCD)"),
+    ],
+)
+def test_slack_names_where_ids_are_needed_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    assert refusal(monkeypatch, **{variable: value}) == message
+
+
+def test_no_approver_is_a_warning() -> None:
+    from bot.settings import Settings
+
+    assert Settings(propellerads_api_token="t").warnings() == [
+        "BUDGET_BOT_APPROVERS is empty: nobody can decide on proposals or run /budget check"
+    ]
+    assert Settings(propellerads_api_token="t", approvers=["U0AAAAAAA"]).warnings() == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "given", "message"),
+    [
+        pytest.param(
+            "http", {}, "PROPELLERADS_API_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, BUDGET_BOT_CHANNEL are not set", id="serve"
+        ),
+        pytest.param(
+            "socket",
+            {"PROPELLERADS_API_TOKEN": "t", "SLACK_BOT_TOKEN": "xoxp-a-user-token"},
+            "SLACK_APP_TOKEN, BUDGET_BOT_CHANNEL are not set; SLACK_BOT_TOKEN must be a bot token starting with xoxb-",
+            id="socket",
+        ),
+    ],
+)
+def test_everything_missing_is_named_at_once(
+    monkeypatch: pytest.MonkeyPatch, mode: str, given: dict[str, str], message: str
+) -> None:
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(slack=mode)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_every_invalid_value_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert refusal(monkeypatch, BUDGET_BOT_TIMEZONE="Mars/Olympus", BUDGET_BOT_CHECK_INTERVAL_MINUTES="0") == (
+        "BUDGET_BOT_TIMEZONE: unknown time zone 'Mars/Olympus'; "
+        "BUDGET_BOT_CHECK_INTERVAL_MINUTES: Input should be greater than or equal to 1"
+    )
+
+
+def test_a_rule_name_past_200_characters_is_refused(config) -> None:
+    config('propellerads_api_token = "t"\n[[rules]]\nname = "' + "r" * 201 + '"\ntarget_cpa = 5\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == "BUDGET_BOT_RULES[0].name: String should have at most 200 characters"

@@ -386,6 +386,9 @@ def test_edit_amount_refuses_what_the_guardrails_forbid_in_the_modal_and_redraws
 
     refusals = {
         "500": "The guardrails allow at most 150.00 (trimmed to the 50% largest step).",
+        # A decimal comma is one (it was read as 1,250.00), and a decrease is trimmed from below.
+        "12,50": "The guardrails allow at least 50.00 (trimmed to the 50% largest step).",
+        "١١٠": "'١١٠' is not an amount; write it like 180 or 180.50.",
         "5": "The daily budget must be between 10.00 and 10,000.00.",
         "100": "100.00 is the current daily budget; reject the proposal to keep it.",
         "lots": "'lots' is not an amount; write it like 180 or 180.50.",
@@ -397,22 +400,26 @@ def test_edit_amount_refuses_what_the_guardrails_forbid_in_the_modal_and_redraws
     assert proposal(stack, 2).to_amount == Decimal("120.00")
 
     mark = stack.slack.mark()
-    stack.slack.sync.submit_view({"amount_input": "110"}, user_id=APPROVER)
+    stack.slack.sync.submit_view({"amount_input": "110,5"}, user_id=APPROVER)
     assert stack.slack.modal(APPROVER) is None
     redrawn = stack.slack.sync.wait_for_message(lambda m: m.ts == winner.ts, since=mark)
-    assert redrawn.text == "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 110.00"
-    assert fields(redrawn)[0] == "*Current → proposed*\n100.00 → *110.00*"
-    assert contexts(redrawn)[0] == "Amount set by <@U0APPROVER>"
+    assert redrawn.text == "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 110.50"
+    assert fields(redrawn)[0] == "*Current → proposed*\n100.00 → *110.50*"
+    # What happened, plainly: not "Guardrails: amount set by …".
+    assert contexts(redrawn)[0] == "Amount set by <@U0APPROVER> (it was 120.00)."
     assert buttons(redrawn) == [(APPROVE, "2:2"), (REJECT, "2:2"), (EDIT, "2:2")]  # the edit moved its version
     assert actions_of(stack, 2) == ["proposed", "edited"]
+    edited = audit(stack)[-1]
+    # The history line reads "edited … 100.00 → 110.50 … (it was 120.00)", not "100.00 → 120.00 … (to 110.50)".
+    assert (edited.from_amount, edited.to_amount, edited.detail) == (Decimal("100.00"), Decimal("110.50"), "it was 120.00")
 
     # The next check keeps the approver's amount rather than proposing the rule's 120.00 again.
     check(stack, expect="0 alert change(s), 0 new proposal(s), 2 still waiting")
-    assert proposal(stack, 2).to_amount == Decimal("110.00")
+    assert proposal(stack, 2).to_amount == Decimal("110.50")
 
     after = decided(stack, redrawn, click(stack, redrawn, APPROVE))
-    assert sections(after)[-1] == ":white_check_mark: Approved by <@U0APPROVER> and applied: daily budget 100.00 → 110.00."
-    assert [r.body for r in patches(stack)] == [{"limit_daily_amount": 110.0}]
+    assert sections(after)[-1] == ":white_check_mark: Approved by <@U0APPROVER> and applied: daily budget 100.00 → 110.50."
+    assert [r.body for r in patches(stack)] == [{"limit_daily_amount": 110.5}]
 
 
 def test_an_undecided_proposal_expires_after_its_time_to_live(tmp_path: Path, clock: ManualClock) -> None:

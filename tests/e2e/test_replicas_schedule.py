@@ -43,8 +43,7 @@ from bot.runtime import Runtime
 from bot.settings import load_settings
 
 async def main():
-    settings = load_settings()
-    settings.require_slack()
+    settings = load_settings(slack="http")
     runtime = Runtime.build(settings)
     await runtime.start(schedule=False)
     print(json.dumps({"ready": runtime.jobs.owner}), flush=True)
@@ -206,11 +205,17 @@ def test_two_budget_bot_serve_processes_start_together_and_share_one_store(
         for _, output, _ in replicas:
             # Logged from the startup hook once the store is migrated, just before the port opens.
             line = output.until("scheduled:")
-            assert "scheduled: daily summary at 09:00 Europe/Berlin, health check every 1 min" in line
+            assert "scheduled: daily summary at 09:00 Europe/Berlin, health check now and every 1 min" in line
         # Connection attempts are retried for the moment between the log line and the listening socket.
         with httpx.Client(transport=httpx.HTTPTransport(retries=5), timeout=10) as http:
             for _, _, url in replicas:
-                assert http.get(url + "/healthz").json() == {"ok": True}
+                assert http.get(url + "/healthz").json() == {
+                    "ok": True, "database": "ok", "slack": "ok", "propellerads": "ok"
+                }
+        # One of them ran the health check at start and posted the two proposals; let it finish first.
+        stack.slack.sync.wait_for_message(
+            lambda m: sum(t.text in PROPOSALS for t in stack.slack.messages()) == len(PROPOSALS), timeout=30
+        )
 
         first, second = (url + "/slack/events" for _, _, url in replicas)
         stack.slack.bot_url = first

@@ -262,7 +262,7 @@ def test_a_check_asked_for_while_the_scheduled_one_runs_posts_each_alert_once(st
     at = clock.advance(CHECK_EVERY)
     stack.sandbox.account.set_balance("1000.00", at)
     stack.sandbox.faults.latency = 0.3
-    ack = stack.slack.sync.send_command("check", user_id="U0VIEWER")
+    ack = stack.slack.sync.send_command("check", user_id="U0APPROVER")
     assert fire(stack, CHECK, at) is True
     stack.slack.sync.wait_for_message(
         lambda m: m.via == "response_url" and m.text.startswith("Health check done"), since=ack.mark

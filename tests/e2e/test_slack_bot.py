@@ -13,13 +13,15 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.adplatform import ManualClock
+from sandbox.adplatform import Campaign as SandboxCampaign, ManualClock
 from sandbox.slack import Ack, Message, payloads
 from tests.harness import APPROVER, CHANNEL, NOW, VIEWER, Stack, mrkdwn_texts, running_stack
 
@@ -307,13 +309,30 @@ def test_campaign_status_by_name_and_pick_list(stack: Stack) -> None:
     assert reply.text == "4 campaigns match “r”"
     assert sections(reply) == [
         "*Several campaigns match “r”*; ask again with the ID:\n"
-        "• `102` Loser DE (working, 200.00 a day)\n"
-        "• `103` Steady FR (working, 50.00 a day)\n"
-        "• `101` Winner &amp; Co &lt;US&gt; (working, 100.00 a day)\n"
-        "• `104` Paused BR (paused, 80.00 a day)"
+        "• `102` Loser DE (working, daily budget 200.00)\n"
+        "• `103` Steady FR (working, daily budget 50.00)\n"
+        "• `101` Winner &amp; Co &lt;US&gt; (working, daily budget 100.00)\n"
+        "• `104` Paused BR (paused, daily budget 80.00)"
     ]
     _, reply, _ = command(stack, "status 999")
     assert reply.text == "No campaign matches “999”."
+
+
+def test_a_pick_list_past_ten_says_how_many_more_and_shows_each_id_once(stack: Stack) -> None:
+    for n in range(12):
+        campaign_id = 2001 + n
+        # Names that carry their own ID, as many accounts' do: the ID is marked in the name, not repeated.
+        stack.sandbox.account.campaigns[campaign_id] = SandboxCampaign(
+            id=campaign_id, name=f"Bulk {n:02} {campaign_id}", limit_daily_amount=None if n == 0 else Decimal("20")
+        )
+    _, reply, _ = command(stack, "status bulk")
+    assert reply.text == "12 campaigns match “bulk”"
+    lines = sections(reply)[0].split("\n")
+    assert lines[0] == "*Several campaigns match “bulk”*; ask again with the ID:"
+    assert lines[1] == "• Bulk 00 `2001` (working, no daily budget)"
+    assert lines[2] == "• Bulk 01 `2002` (working, daily budget 20.00)"
+    assert len(lines) == 1 + 10 + 1
+    assert lines[-1] == "…and 2 more: ask with the ID or more of the name."
 
 
 # --- failures of the ad platform ---------------------------------------------------------------
@@ -419,18 +438,40 @@ def test_app_home_says_when_the_ad_platform_refuses(stack: Stack) -> None:
     )
 
 
-def test_healthz_answers_ok_with_the_database_reachable(stack: Stack) -> None:
+def test_healthz_answers_ok_naming_each_service(stack: Stack) -> None:
     assert stack.bot is not None
     response = httpx.get(stack.bot.url + "/healthz", timeout=5)
     assert response.status_code == 200
-    assert response.json() == {"ok": True}
+    assert response.json() == {"ok": True, "database": "ok", "slack": "ok", "propellerads": "ok"}
+
+
+def test_healthz_says_which_service_does_not_answer(tmp_path: Path) -> None:
+    # It used to say {"ok": true} whatever Slack and PropellerAds did.
+    unreachable = "http://127.0.0.1:9"
+    with running_stack(tmp_path, slack_api_url=unreachable + "/api/", propellerads_base_url=unreachable + "/v5") as stack:
+        assert stack.bot is not None
+        response = httpx.get(stack.bot.url + "/healthz", timeout=30)
+    assert response.status_code == 200, "the bot still answers Slack; only a database failure takes it out"
+    found = response.json()
+    assert (found["ok"], found["database"]) == (False, "ok")
+    assert found["slack"].startswith("unreachable (")
+    assert found["propellerads"] == (
+        "PropellerAds unreachable on GET /adv/balance: connection refused or host unreachable"
+    )
+
+
+def test_healthz_says_when_slack_refuses_the_bot_token(tmp_path: Path) -> None:
+    with running_stack(tmp_path, slack_bot_token="xoxb-a-token-slack-does-not-know") as stack:
+        assert stack.bot is not None
+        found = httpx.get(stack.bot.url + "/healthz", timeout=5).json()
+    assert found == {"ok": False, "database": "ok", "slack": "refused the bot token (invalid_auth)", "propellerads": "ok"}
 
 
 def test_two_checks_asked_for_at_once_post_each_alert_once(stack: Stack) -> None:
     stack.sandbox.account.set_balance("1000.00", NOW)
     stack.sandbox.faults.latency = 0.3  # long enough for the two checks to overlap
     first = stack.slack.sync.send_command("check", user_id=APPROVER)
-    stack.slack.sync.send_command("check", user_id=VIEWER)
+    stack.slack.sync.send_command("check", user_id=APPROVER)
     done: list[Message] = []
 
     def both_done(message: Message) -> bool:
@@ -454,3 +495,18 @@ def test_two_checks_asked_for_at_once_post_each_alert_once(stack: Stack) -> None
         "Health check done: 0 alert change(s), 0 new proposal(s), 2 still waiting",
         "Health check done: 2 alert change(s), 2 new proposal(s), 0 still waiting",
     ]
+
+
+def test_a_check_is_for_approvers_and_one_asked_again_soon_reuses_the_read(tmp_path: Path) -> None:
+    # Anyone could post a summary to the channel and spend the statistics limit (2 a minute).
+    with running_stack(tmp_path, snapshot_ttl_seconds=60) as stack:
+        _, reply, _ = command(stack, "check", user=VIEWER)
+        assert reply.text == (
+            "Only the configured approvers can run a health check; nothing was run. "
+            "The scheduled check runs on its own, and /budget status shows the account now."
+        )
+        assert stack.requests("GET", "/adv/statistics") == [] and channel_messages(stack) == []
+
+        for _ in range(2):
+            command(stack, "check", skip="Running")
+        assert len(stack.requests("GET", "/adv/statistics")) == 1, "the second check used the first one's read"

@@ -212,7 +212,7 @@ async def test_usage_of_an_unknown_verb_is_clipped_and_escaped(trail: Trail, con
 async def test_check_answers_twice_and_posts_to_the_channel(
     trail: Trail, context: dict[str, Any], slack: FakeSlack, sandbox: Sandbox
 ) -> None:
-    await run_budget(trail, context, "check", user=VIEWER)
+    await run_budget(trail, context, "check", user=APPROVER)
     assert trail.kinds == ["ack", "respond", "respond"]
     assert trail.events[0][3] == 0 and trail.events[1][3] == 0  # "running" goes out before the check reads anything
     assert trail.texts == [
@@ -220,7 +220,7 @@ async def test_check_answers_twice_and_posts_to_the_channel(
         "Health check done: 0 alert change(s), 2 new proposal(s), 0 still waiting",
     ]
     assert trail.replies[1]["blocks"][0]["elements"][0]["text"] == (
-        "Health check done for <@U0VIEWER>: 0 alert change(s), 2 new proposal(s), 0 still waiting."
+        "Health check done for <@U0APPROVER>: 0 alert change(s), 2 new proposal(s), 0 still waiting."
     )
     assert slack.methods() == ["chat.postMessage"] * 3
     assert [kwargs["text"] for _, kwargs in slack.calls] == [

@@ -1,7 +1,7 @@
 """Two `budget-bot serve` replicas on one PostgreSQL database: one write per proposal, one run per fire time.
 
 An account of 200 working campaigns, each spending 50.00 a day for one conversion a day (CPA
-50.00 against a 10.00 target), so one `/budget check` proposes 200 decreases of 20%. Then 200
+50.00 against a 10.00 target), so the health check run at start proposes 200 decreases of 20%. Then 200
 rounds: each proposal's Approve is clicked two to four times at once, the clicks split across the
 two processes, one of them the very same signed request sent again (a Slack retry reaching the
 other replica). The sandbox's request log then holds the truth: how many PATCHes each campaign got.
@@ -106,10 +106,15 @@ async def test_two_replicas_200_rounds_of_simultaneous_approvals_write_once_each
         for replica in replicas:
             replica.wait_ready()
 
-        # One check on the first replica proposes the 200 decreases.
+        # The health check one replica runs at start proposes the 200 decreases; a check asked for on the
+        # first replica then finds them all waiting.
+        await slack.wait_for_message(
+            lambda m: sum(x.text.startswith("Proposal #") for x in slack.messages()) == ROUNDS, timeout=60
+        )
         slack.bot_url = replicas[0].events_url
         ack = await slack.send_command("check", user_id=APPROVER)
-        await slack.wait_for_message(lambda m: m.text.startswith("Health check done"), since=ack.mark, timeout=60)
+        done = await slack.wait_for_message(lambda m: m.text.startswith("Health check done"), since=ack.mark, timeout=60)
+        assert done.text.endswith(f"0 new proposal(s), {ROUNDS} still waiting"), done.text
         checked_at = datetime.now(timezone.utc)
         assert checked_at < fire_at, "the setup ran into the summary's fire time; raise LEAD"
         messages = sorted(
@@ -166,7 +171,9 @@ async def test_two_replicas_200_rounds_of_simultaneous_approvals_write_once_each
         await slack.wait_for_message(
             lambda m: m.text.startswith("Daily budget summary"), timeout=(fire_at - datetime.now(timezone.utc)).total_seconds() + 30
         )
-        await until_requests(stack, lambda found: len(found) >= 2, fire_at, "the summary's and the check's reads")
+        # Both jobs fire; on one replica at once they share one read of the account (a read under way is joined).
+        await until_requests(stack, lambda found: len(found) >= 1, fire_at, "the summary's and the check's reads")
+        await slack.wait_for_message(lambda m: m.text.startswith("Daily budget summary"), timeout=30)
     finally:
         for replica in replicas:
             replica.stop()
@@ -218,7 +225,7 @@ async def test_two_replicas_200_rounds_of_simultaneous_approvals_write_once_each
     # one check on any other minute.
     reads = [r.at for r in stack.sandbox.requests.entries("GET", "/adv/balance") if r.at >= checked_at]
     per_minute = Counter(at.replace(second=0, microsecond=0) for at in reads)
-    assert per_minute[fire_at] == 2
+    assert per_minute[fire_at] in (1, 2)
     assert all(count == 1 for minute, count in per_minute.items() if minute != fire_at), per_minute
 
     assert leaks([*logs, *everything_slack_holds(slack)]) == []

@@ -1029,3 +1029,14 @@ def test_serve_runs_until_interrupted_and_keeps_its_state(tmp_path: Path) -> Non
         stop(process)
     assert again["limit_daily_amount"] == 123.45
     assert re.fullmatch(r"\d+\.\d{2}", json.loads(state_file.read_text())["balance"])
+
+
+def test_the_admin_url_the_banner_advertises_lists_what_it_offers(launch: Launch) -> None:
+    # The banner says "admin at /_sandbox/"; that address used to answer 404.
+    running = launch()
+    for path in ("/", ""):
+        answer = running.admin.get(path)
+        assert answer.status_code == 200, path
+        listed = {(route["method"], route["path"]) for route in answer.json()["routes"]}
+        assert ("POST", "/_sandbox/faults") in listed and ("GET", "/_sandbox/requests") in listed
+        assert answer.json()["api"] == "/v5"
