@@ -214,20 +214,6 @@ def apply_guardrails(
     return replace(candidate, to_amount=target, notes=tuple(notes))
 
 
-_EDITED = "Amount set by "
-
-
-def edited_note(user: str, was: Decimal) -> str:
-    """The note an approver's Edit amount leaves on a proposal, in place of any guardrail trims (an edited
-    amount is never trimmed: one the guardrails would trim is refused)."""
-    return f"{_EDITED}<@{user}> (it was {fmt_money(was)})."
-
-
-def is_guardrail_note(note: str) -> bool:
-    """False for the note of an edit; earlier versions wrote it as "amount set by <@U…>"."""
-    return not note.lower().startswith(_EDITED.lower())
-
-
 def _cents_down(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_DOWN)
 
