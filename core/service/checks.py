@@ -139,12 +139,10 @@ class HealthChecks(ServiceParts):
         now = self.clock()
         rank = {key: i for i, key in enumerate(order)}
         first_told: list[tuple[Alert, AlertChange]] = []
-        for alert in sorted((await self.store.alerts()).values(), key=lambda a: (rank.get(a.key, len(rank)), ":" in a.key, a.key)):
-            if not alert_rules.untold(alert) or alert.snoozed(now):
-                continue
-            claimed = await self.store.claim_alert_telling(alert.key, now, now + TELLING_HOLD)
-            if claimed is None:
-                continue  # another process is telling it
+        untold = [a.key for a in (await self.store.alerts()).values() if alert_rules.untold(a) and not a.snoozed(now)]
+        # One claim for all: alerts another process is telling are left to it.
+        claimed_all = await self.store.claim_alerts_telling(untold, now, now + TELLING_HOLD)
+        for claimed in sorted(claimed_all, key=lambda a: (rank.get(a.key, len(rank)), ":" in a.key, a.key)):
             change = alert_rules.to_tell(claimed)
             if change is None:  # only better: nothing to say
                 await self.store.alert_told(claimed.key, (claimed.severity, claimed.active))

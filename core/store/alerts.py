@@ -48,10 +48,19 @@ class AlertRecords(Database):
         except IntegrityError:
             return False  # another process raised it first
 
-    async def claim_alert_telling(self, key: str, now: datetime, until: datetime) -> Alert | None:
-        """The right to announce this alert's change until `until`; None when another process holds it."""
-        row = await self.claim_telling_of(AlertRow, key, now, until)
-        return None if row is None else _alert(row)
+    async def claim_alerts_telling(self, keys: list[str], now: datetime, until: datetime) -> list[Alert]:
+        """The right to tell these alerts until `until`, taken in one statement: of the alerts nobody
+        else is telling, all go to one caller, so one check's new alerts stay together in one message."""
+        if not keys:
+            return []
+        async with self.session() as s, s.begin():
+            free = (AlertRow.telling_until.is_(None)) | (AlertRow.telling_until <= now)
+            claimed = (
+                await s.scalars(
+                    update(AlertRow).where(AlertRow.key.in_(keys), free).values(telling_until=until).returning(AlertRow)
+                )
+            ).all()
+            return [_alert(row) for row in claimed]
 
     async def alert_told(
         self, key: str, told: tuple[int, bool] | None, *, message: tuple[str, str] | None = None

@@ -51,3 +51,34 @@ async def test_overlapping_checks_on_two_replicas_announce_each_alert_once(
         "raised:low_balance",
         "raised:low_runway",
     ], "each alert once, by whichever replica stored it first"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_two_replicas_telling_at_once_tell_one_check_s_alerts_in_one_message(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else f"sqlite:///{tmp_path / 'bot.db'}"
+    account = exact_account(datetime.now(timezone.utc).date(), balance="500.00")
+    ads = start_sandbox(account, token=API_TOKEN, config=SandboxConfig(rate_limits={"statistics": None}))
+    stores = [Store.connect(url), Store.connect(url)]
+    await stores[0].migrate()
+    services = [BudgetService(PropellerAdsClient(API_TOKEN, ads.url + "/v5"), s, ServiceConfig()) for s in stores]
+    messages: list[list[str]] = []
+
+    async def announce(changes: list) -> tuple[str, str]:  # type: ignore[type-arg]
+        messages.append(sorted(c.key for c in changes))
+        await asyncio.sleep(0)  # the other replica runs while this one posts
+        return ("C0BUDGET", f"{len(messages)}.0")
+
+    async def follow_up(*_: object) -> bool:
+        raise AssertionError("nothing was told before: nothing to follow up")
+
+    try:
+        await services[0].run_check()
+        await asyncio.gather(*(s.tell_alerts(announce, follow_up) for s in services))
+    finally:
+        ads.stop()
+        for service in services:
+            await service.api.aclose()
+            await service.store.close()
+    assert messages == [["campaign_at_risk:101", "campaign_at_risk:102", "low_balance", "low_runway"]]
