@@ -27,6 +27,7 @@ from core.alerts import AlertChange, ChangeKind
 from core.errors import PropellerAdsError
 from core.executor import Decision
 from core.health import HealthReport
+from core.models import carries_id, named
 from core.money import fmt_money, fmt_percent
 from core.policy import is_guardrail_note
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
@@ -121,7 +122,7 @@ def health_summary(report: HealthReport, *, title: str = "Budget health") -> Mes
     ]
     if risks:
         lines = [
-            f"• *{escape(r.name)}* ({r.id}): {fmt_money(r.daily_budget)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
+            f"• {_bold_named(r.name, r.id)}: {fmt_money(r.daily_budget)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
             for r in risks[:MAX_LISTED]
         ]
         if len(risks) > MAX_LISTED:
@@ -149,7 +150,7 @@ def campaign_status(status: CampaignStatusReport) -> Message:
         word = "on pace" if Decimal("0.8") <= pacing <= Decimal("1.2") else ("ahead of pace" if pacing > 1 else "behind pace")
         pace = f"{_pct(pacing)} of an even spread ({word}); {_pct(status.day_elapsed)} of the day gone"
     blocks = [
-        HeaderBlock(text=PlainTextObject(text=_clip(f"{c.name} ({c.id})", 150))),
+        HeaderBlock(text=PlainTextObject(text=_clip(named(c.name, c.id), 150))),
         _fields(
             [
                 ("Status", c.status_label + (" (archived)" if c.is_archived else "")),
@@ -163,7 +164,7 @@ def campaign_status(status: CampaignStatusReport) -> Message:
             ]
         ),
     ]
-    text = f"{c.name} ({c.id}): {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today"
+    text = f"{named(c.name, c.id)}: {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today"
     return _message(escape(text), blocks)
 
 
@@ -183,8 +184,15 @@ def campaign_pick_list(lookup: CampaignLookup) -> Message:
 def _named_with_id(name: str, campaign_id: int) -> str:
     """`123` Name, or Name `123` when the name already carries its ID: the ID shown once, marked."""
     safe = escape(name)
-    marked = re.sub(rf"(?<![0-9]){campaign_id}(?![0-9])", f"`{campaign_id}`", safe, count=1)
-    return marked if marked != safe else f"`{campaign_id}` {safe}"
+    if not carries_id(name, campaign_id):
+        return f"`{campaign_id}` {safe}"
+    return re.sub(rf"\b{campaign_id}\b", f"`{campaign_id}`", safe, count=1)
+
+
+def _bold_named(name: str, campaign_id: int, *, lead: str = "") -> str:
+    """*Name* (123), or *Name 123* when the name carries its ID; `lead` goes inside the bold."""
+    bold = f"*{lead}{escape(name)}*"
+    return bold if carries_id(name, campaign_id) else f"{bold} ({campaign_id})"
 
 
 def _daily_budget(amount: Decimal | None) -> str:
@@ -246,7 +254,7 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
         ("Rule", escape(p.rule)),
     ]
     blocks: list[Block] = [
-        _section(f"{arrow} *Proposal #{p.id}: {escape(p.campaign_name)}* ({p.campaign_id})\n{escape(p.reason)}"),
+        _section(f"{arrow} {_bold_named(p.campaign_name, p.campaign_id, lead=f'Proposal #{p.id}: ')}\n{escape(p.reason)}"),
         _fields(evidence),
     ]
     guardrails = [n for n in p.notes if is_guardrail_note(n)]
@@ -366,7 +374,7 @@ def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
         submit="Save",
         close="Cancel",
         blocks=[
-            _section(f"*{escape(p.campaign_name)}* ({p.campaign_id})\nNow {fmt_money(p.from_amount)} a day; proposed {fmt_money(p.to_amount)}."),
+            _section(f"{_bold_named(p.campaign_name, p.campaign_id)}\nNow {fmt_money(p.from_amount)} a day; proposed {fmt_money(p.to_amount)}."),
             InputBlock(
                 block_id=EDIT_BLOCK,
                 label="New daily budget",
