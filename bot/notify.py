@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -19,6 +20,10 @@ from core.service import BudgetService, CheckResult
 from core.store.store import Proposal
 
 log = logging.getLogger(__name__)
+
+FIRST_POST_GRACE = timedelta(minutes=1)
+"""A kept proposal without a message is posted by a later check only once its first post has had this long:
+a check running beside the one that created it (another person's, another replica's) must not post it twice."""
 
 
 class Notifier:
@@ -87,7 +92,9 @@ class Notifier:
         for old in [*result.superseded, *result.expired]:
             await self.show_outcome(old)
         # A kept proposal whose first post failed (Slack down, rate limited) gets its message now.
-        await self.post_proposals([*result.created, *(p for p in result.kept if not p.message_ts)])
+        now = self.service.clock()
+        unposted = [p for p in result.kept if not p.message_ts and now - p.created_at >= FIRST_POST_GRACE]
+        await self.post_proposals([*result.created, *unposted])
 
     async def post_decisions(self, outcomes: Sequence[tuple[Decision, Sequence[AlertChange]]]) -> None:
         for decision, changes in outcomes:
