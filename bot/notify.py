@@ -45,7 +45,7 @@ class Notifier:
         return response.get("ts")
 
     async def post_summary(self, report: HealthReport, *, title: str = "Budget health") -> str | None:
-        return await self.post(self.settings.channel, render.health_summary(report, title=title))
+        return await self.post(self.settings.channel, render.health_summary(report, title=title, currency=self.settings.currency))
 
     async def post_failure(self, exc: PropellerAdsError, *, doing: str) -> str | None:
         """One line in the channel when scheduled work could not read PropellerAds."""
@@ -58,7 +58,7 @@ class Notifier:
     async def post_proposals(self, proposals: Sequence[Proposal]) -> None:
         channel = self.settings.proposals_to
         for proposal in proposals:
-            ts = await self.post(channel, render.proposal(proposal))
+            ts = await self.post(channel, render.proposal(proposal, currency=self.settings.currency))
             if ts and channel:
                 await self.service.store.set_message(proposal.id, channel, ts)
 
@@ -68,7 +68,7 @@ class Notifier:
             return False
         try:
             await self.client.chat_update(
-                channel=proposal.channel, ts=proposal.message_ts, **render.proposal_outcome(proposal, decision)
+                channel=proposal.channel, ts=proposal.message_ts, **render.proposal_outcome(proposal, decision, currency=self.settings.currency)
             )
         except SlackApiError as exc:
             log.error("Slack refused chat.update of proposal %s: %s", proposal.id, exc.response.get("error"))
@@ -79,7 +79,7 @@ class Notifier:
         """Redraws a still-pending proposal (after an edit of its amount)."""
         if proposal.channel and proposal.message_ts:
             try:
-                await self.client.chat_update(channel=proposal.channel, ts=proposal.message_ts, **render.proposal(proposal))
+                await self.client.chat_update(channel=proposal.channel, ts=proposal.message_ts, **render.proposal(proposal, currency=self.settings.currency))
             except SlackApiError as exc:
                 log.error("Slack refused chat.update of proposal %s: %s", proposal.id, exc.response.get("error"))
 

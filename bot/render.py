@@ -28,7 +28,7 @@ from core.errors import PropellerAdsError
 from core.executor import Decision
 from core.health import HealthReport
 from core.models import carries_id, named
-from core.money import fmt_money, fmt_percent
+from core.money import DEFAULT_CURRENCY, fmt_amount, fmt_money, fmt_percent
 from core.policy import is_guardrail_note
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
 from core.store.store import AuditEntry, Proposal
@@ -105,18 +105,19 @@ def _pct(share: Decimal | None) -> str:
 # --- health ------------------------------------------------------------------------------------
 
 
-def health_summary(report: HealthReport, *, title: str = "Budget health") -> Message:
+def health_summary(report: HealthReport, *, title: str = "Budget health", currency: str = DEFAULT_CURRENCY) -> Message:
     risks = report.campaigns_at_risk
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(title, 150))),
         _fields(
             [
-                ("Balance", fmt_money(report.balance)),
-                ("Runway", f"{_days(report.runway_days)} at {fmt_money(report.average_daily_spend)}/day"),
-                ("Total daily budget", fmt_money(report.total_daily_budget)),
-                ("Budget covered", _days(report.budget_days)),
+                ("Balance", fmt_amount(report.balance, currency)),
+                # Side by side: how long the balance lasts at what is spent, and at what may be spent.
+                ("Runway", f"{_days(report.runway_days)} at the {fmt_amount(report.average_daily_spend, currency)} a day spent"),
+                ("Total daily budget", fmt_amount(report.total_daily_budget, currency)),
+                ("Budget covered", f"{_days(report.budget_days)} at the {fmt_amount(report.total_daily_budget, currency)} a day budgeted"),
                 ("Working campaigns", f"{len(report.active_campaigns)} ({len(report.unlimited_campaigns)} without a limit)"),
-                (f"Spend, last {report.window_days} days", fmt_money(report.window_spend)),
+                (f"Spend, last {report.window_days} days", fmt_amount(report.window_spend, currency)),
             ]
         ),
     ]
@@ -141,7 +142,7 @@ def health_summary(report: HealthReport, *, title: str = "Budget health") -> Mes
     return _message(text, blocks)
 
 
-def campaign_status(status: CampaignStatusReport) -> Message:
+def campaign_status(status: CampaignStatusReport, *, currency: str = DEFAULT_CURRENCY) -> Message:
     c = status.campaign
     pacing = status.pacing
     if pacing is None:
@@ -154,12 +155,12 @@ def campaign_status(status: CampaignStatusReport) -> Message:
         _fields(
             [
                 ("Status", c.status_label + (" (archived)" if c.is_archived else "")),
-                ("Daily budget", fmt_money(c.daily_budget)),
-                ("Spend today", fmt_money(status.today.spent)),
-                ("Spend yesterday", fmt_money(status.yesterday.spent)),
-                (f"Spend, last {status.window_days} days", fmt_money(status.window.spent)),
+                ("Daily budget", fmt_amount(c.daily_budget, currency)),
+                ("Spend today", fmt_amount(status.today.spent, currency)),
+                ("Spend yesterday", fmt_amount(status.yesterday.spent, currency)),
+                (f"Spend, last {status.window_days} days", fmt_amount(status.window.spent, currency)),
                 (f"Conversions, last {status.window_days} days", str(status.window.conversions)),
-                (f"CPA, last {status.window_days} days", fmt_money(status.window_cpa) if status.window_cpa is not None else "no conversions"),
+                (f"CPA, last {status.window_days} days", fmt_amount(status.window_cpa, currency) if status.window_cpa is not None else "no conversions"),
                 ("Pacing today", pace),
             ]
         ),
@@ -168,11 +169,11 @@ def campaign_status(status: CampaignStatusReport) -> Message:
     return _message(escape(text), blocks)
 
 
-def campaign_pick_list(lookup: CampaignLookup) -> Message:
+def campaign_pick_list(lookup: CampaignLookup, *, currency: str = DEFAULT_CURRENCY) -> Message:
     query = escape(lookup.query)
     if not lookup.matches:
         return _message(f"No campaign matches “{query}”.", [_section(f"No campaign matches “{query}”. Try its ID or another part of its name.")])
-    lines = [f"• {_named_with_id(c.name, c.id)} ({c.status_label}, {_daily_budget(c.daily_budget)})" for c in lookup.matches]
+    lines = [f"• {_named_with_id(c.name, c.id)} ({c.status_label}, {_daily_budget(c.daily_budget, currency)})" for c in lookup.matches]
     if lookup.total > len(lookup.matches):
         lines.append(f"…and {lookup.total - len(lookup.matches)} more: ask with the ID or more of the name.")
     return _message(
@@ -195,8 +196,8 @@ def _bold_named(name: str, campaign_id: int, *, lead: str = "") -> str:
     return bold if carries_id(name, campaign_id) else f"{bold} ({campaign_id})"
 
 
-def _daily_budget(amount: Decimal | None) -> str:
-    return "no daily budget" if amount is None else f"daily budget {fmt_money(amount)}"
+def _daily_budget(amount: Decimal | None, currency: str) -> str:
+    return "no daily budget" if amount is None else f"daily budget {fmt_amount(amount, currency)}"
 
 
 # --- alerts and checks -------------------------------------------------------------------------
@@ -242,11 +243,11 @@ def usage(unknown: str | None = None) -> Message:
 # --- proposals ---------------------------------------------------------------------------------
 
 
-def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
+def _proposal_blocks(p: Proposal, currency: str, *, outcome: str | None = None) -> list[Block]:
     arrow = ":arrow_up:" if p.to_amount > p.from_amount else ":arrow_down:"
     e = p.evidence
     evidence = [
-        ("Current → proposed", f"{fmt_money(p.from_amount)} → *{fmt_money(p.to_amount)}*"),
+        ("Current → proposed", f"{fmt_money(p.from_amount)} → *{fmt_money(p.to_amount)}* {currency}"),
         (f"Spend, {e.get('window_days', '?')} days", fmt_money(Decimal(e["spent"])) if e.get("spent") else "-"),
         ("Conversions", str(e.get("conversions", "-"))),
         ("CPA vs target", f"{fmt_money(Decimal(e['cpa'])) if e.get('cpa') else 'none'} vs {fmt_money(Decimal(e['target_cpa'])) if e.get('target_cpa') else '-'}"),
@@ -276,7 +277,7 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
                         style="primary",
                         confirm=ConfirmObject(
                             title="Change the daily budget?",
-                            text=_clip(f"Set the daily budget of {escape(p.campaign_name)} from {fmt_money(p.from_amount)} to {fmt_money(p.to_amount)} on PropellerAds.", 300),
+                            text=_clip(f"Set the daily budget of {escape(p.campaign_name)} from {fmt_money(p.from_amount)} to {fmt_amount(p.to_amount, currency)} on PropellerAds.", 300),
                             confirm="Apply",
                             deny="Cancel",
                         ),
@@ -290,19 +291,19 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
     return blocks
 
 
-def proposal(p: Proposal) -> Message:
+def proposal(p: Proposal, *, currency: str = DEFAULT_CURRENCY) -> Message:
     text = f"Proposal #{p.id}: {p.campaign_name} daily budget {fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}"
-    return _message(escape(text), _proposal_blocks(p))
+    return _message(escape(text), _proposal_blocks(p, currency))
 
 
-def proposal_outcome(p: Proposal, decision: Decision | None = None) -> Message:
+def proposal_outcome(p: Proposal, decision: Decision | None = None, *, currency: str = DEFAULT_CURRENCY) -> Message:
     """The proposal's message once decided: buttons gone, the outcome and who decided."""
     words = decision.message if decision else _state_words(p)
     icon = {"applied": ":white_check_mark:", "rejected": ":no_entry_sign:"}.get(p.state, ":information_source:")
     # Only the decider is mentioned: the words may quote PropellerAds, and it must not ping anyone.
     said = _mentions_kept(words, only=p.decided_by or "")
     text = f"Proposal #{p.id} ({escape(p.campaign_name)}): {said}"
-    return _message(text, _proposal_blocks(p, outcome=f"{icon} {said}"))
+    return _message(text, _proposal_blocks(p, currency, outcome=f"{icon} {said}"))
 
 
 def _state_words(p: Proposal) -> str:
@@ -323,12 +324,12 @@ def _mentions_kept(text: str, *, only: str | None = None) -> str:
     return _ESCAPED_MENTION.sub(keep, escape(text))
 
 
-def proposals_list(proposals: Sequence[Proposal]) -> Message:
+def proposals_list(proposals: Sequence[Proposal], *, currency: str = DEFAULT_CURRENCY) -> Message:
     if not proposals:
         return notice("No proposal is waiting for a decision.")
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=f"Pending proposals ({len(proposals)})"))]
     for p in proposals:
-        more = [*_proposal_blocks(p), DividerBlock()]
+        more = [*_proposal_blocks(p, currency), DividerBlock()]
         if len(blocks) + len(more) > MAX_BLOCKS - 1:  # one block stays free for the line below
             blocks.append(_context("…and more; decide on these first."))
             break
@@ -365,7 +366,7 @@ def _chunk(lines: Sequence[str], limit: int) -> list[str]:
     return chunks
 
 
-def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
+def edit_modal(p: Proposal, *, error: str | None = None, currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=EDIT_VIEW,
@@ -374,7 +375,7 @@ def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
         submit="Save",
         close="Cancel",
         blocks=[
-            _section(f"{_bold_named(p.campaign_name, p.campaign_id)}\nNow {fmt_money(p.from_amount)} a day; proposed {fmt_money(p.to_amount)}."),
+            _section(f"{_bold_named(p.campaign_name, p.campaign_id)}\nNow {fmt_amount(p.from_amount, currency)} a day; proposed {fmt_amount(p.to_amount, currency)}."),
             InputBlock(
                 block_id=EDIT_BLOCK,
                 label="New daily budget",
@@ -389,10 +390,16 @@ def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
 # --- App Home ----------------------------------------------------------------------------------
 
 
-def home_view(report: HealthReport | None, pending: Sequence[Proposal], error: PropellerAdsError | None = None) -> dict[str, Any]:
+def home_view(
+    report: HealthReport | None,
+    pending: Sequence[Proposal],
+    error: PropellerAdsError | None = None,
+    *,
+    currency: str = DEFAULT_CURRENCY,
+) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     if report is not None:
-        blocks.extend(health_summary(report, title="Budget health now")["blocks"])
+        blocks.extend(health_summary(report, title="Budget health now", currency=currency)["blocks"])
     elif error is not None:
         blocks.extend(api_error(error, doing="read the account")["blocks"])
     blocks.append(DividerBlock().to_dict())

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 
 CENT = Decimal("0.01")
+DEFAULT_CURRENCY = "USD"
+"""PropellerAds reports money without its currency; the bot shows this one unless told another."""
 MAX_AMOUNT = Decimal(10) ** 12
 """No figure of an ad account comes near a trillion; past 10^26 the arithmetic in cents itself fails."""
 # What Decimal() would also take but no API means as money: "1_000", "NaN", digits of other scripts.
@@ -84,6 +86,11 @@ def fmt_money(value: Decimal | None) -> str:
     if value is None:
         return "no limit"
     return f"{cents(value):,.2f}"
+
+
+def fmt_amount(value: Decimal | None, currency: str) -> str:
+    """An amount with its currency for people to read: 1,517.70 USD ("no limit" for none)."""
+    return fmt_money(value) if value is None else f"{fmt_money(value)} {currency}"
 
 
 def fmt_percent(share: Decimal) -> str:

@@ -48,7 +48,8 @@ async def _decide(body: dict[str, Any], respond: Any, context: Any, *, approve: 
     ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
     if ephemeral or not shown:
         # A click from the /budget proposals list: redraw that copy too.
-        await respond(**render.proposal_outcome(decision.proposal, decision), replace_original=True)
+        outcome = render.proposal_outcome(decision.proposal, decision, currency=ctx.settings.currency)
+        await respond(**outcome, replace_original=True)
     if decision.outcome is Outcome.EXPIRED:
         # The click did nothing; the person who made it hears so, not only the redrawn message.
         await _tell(respond, decision.message)
@@ -79,4 +80,4 @@ async def edit(ack: Any, body: dict[str, Any], respond: Any, context: Any, clien
     elif proposal is None or proposal.state != PENDING:
         await _tell(respond, "This proposal is no longer pending; nothing was changed.")
     else:
-        await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(proposal))
+        await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(proposal, currency=ctx.settings.currency))

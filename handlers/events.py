@@ -28,4 +28,4 @@ async def home_opened(event: dict[str, Any], context: Any, client: Any) -> None:
     except PropellerAdsError as exc:
         error = exc
     pending = await ctx.service.store.proposals([PENDING])
-    await client.views_publish(user_id=user, view=render.home_view(report, pending, error))
+    await client.views_publish(user_id=user, view=render.home_view(report, pending, error, currency=ctx.settings.currency))
