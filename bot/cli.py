@@ -139,9 +139,9 @@ def check(
     from bot.report_text import needs_attention, print_report, report_json
 
     if as_json:
-        typer.echo(json.dumps(report_json(report), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(report_json(report, settings.currency), indent=2, ensure_ascii=False))
     else:
-        print_report(report, Console())
+        print_report(report, Console(), settings.currency)
     if needs_attention(report, settings.health):
         raise typer.Exit(ExitCode.ATTENTION)
 

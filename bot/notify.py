@@ -87,11 +87,11 @@ class Notifier:
         channel = self.settings.proposals_to
 
         async def post(proposal: Proposal) -> tuple[str, str] | None:
-            ts = await self.post(channel, render.proposal(proposal))
+            ts = await self.post(channel, render.proposal(proposal, currency=self.settings.currency))
             return (channel, ts) if ts and channel else None
 
         async def redraw(proposal: Proposal) -> bool:
-            return await self._redraw(proposal, render.proposal_outcome(proposal))
+            return await self._redraw(proposal, render.proposal_outcome(proposal, currency=self.settings.currency))
 
         await self.service.tell_proposals(post, redraw)
 
@@ -99,7 +99,7 @@ class Notifier:
         """Rewrites a proposal's channel message to show how it ended; False when it has none or Slack failed."""
         if not proposal.channel or not proposal.message_ts:
             return False
-        redrawn = await self._redraw(proposal, render.proposal_outcome(proposal, decision))
+        redrawn = await self._redraw(proposal, render.proposal_outcome(proposal, decision, currency=self.settings.currency))
         if decision is None or decision.recorded:
             await self.service.shown(proposal, redrawn=redrawn)
         return redrawn
@@ -117,7 +117,7 @@ class Notifier:
 
     async def show_pending(self, proposal: Proposal) -> None:
         """Redraws a still-pending proposal (after an edit of its amount)."""
-        await self._redraw(proposal, render.proposal(proposal))
+        await self._redraw(proposal, render.proposal(proposal, currency=self.settings.currency))
 
     async def _redraw(self, proposal: Proposal, message: dict[str, Any]) -> bool:
         if not proposal.channel or not proposal.message_ts:

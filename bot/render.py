@@ -30,7 +30,8 @@ from slack_sdk.models.views import View
 from core.alerts import Alert, AlertChange, ChangeKind
 from core.errors import PropellerAdsError
 from core.health import HealthReport
-from core.money import fmt_days, fmt_money, fmt_percent
+from core.models import carries_id, named
+from core.money import DEFAULT_CURRENCY, fmt_amount, fmt_days, fmt_money, fmt_percent
 from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditEntry, Decision, Outcome, Proposal, ProposalState
 from core.service import CampaignLookup, CampaignStatusReport, CheckResult
 
@@ -106,7 +107,10 @@ def _pct(share: Decimal | None) -> str:
 # --- health ------------------------------------------------------------------------------------
 
 
-def health_summary(report: HealthReport, *, title: str = "Budget health", late: str | None = None) -> Message:
+def health_summary(
+    report: HealthReport, *, title: str = "Budget health", late: str | None = None,
+    currency: str = DEFAULT_CURRENCY,
+) -> Message:
     """The account's health; `late` says why a scheduled summary comes after its time."""
     risks = report.campaigns_at_risk
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(title, 150)))]
@@ -115,18 +119,19 @@ def health_summary(report: HealthReport, *, title: str = "Budget health", late: 
     blocks += [
         _fields(
             [
-                ("Balance", fmt_money(report.balance)),
-                ("Runway", f"{_days(report.runway_days)} at {fmt_money(report.average_daily_spend)}/day"),
-                ("Total daily budget", fmt_money(report.total_daily_budget)),
-                ("Budget covered", _days(report.budget_days)),
+                ("Balance", fmt_amount(report.balance, currency)),
+                # Side by side: how long the balance lasts at what is spent, and at what may be spent.
+                ("Runway", f"{_days(report.runway_days)} at the {fmt_amount(report.average_daily_spend, currency)} a day spent"),
+                ("Total daily budget", fmt_amount(report.total_daily_budget, currency)),
+                ("Budget covered", f"{_days(report.budget_days)} at the {fmt_amount(report.total_daily_budget, currency)} a day budgeted"),
                 ("Working campaigns", f"{len(report.active_campaigns)} ({len(report.unlimited_campaigns)} without a limit)"),
-                (f"Spend, last {report.window_days} days", fmt_money(report.window_spend)),
+                (f"Spend, last {report.window_days} days", fmt_amount(report.window_spend, currency)),
             ]
         ),
     ]
     if risks:
         lines = [
-            f"• *{escape(r.name)}* ({r.id}): {fmt_money(r.daily_budget)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
+            f"• {_bold_named(r.name, r.id)}: {fmt_money(r.daily_budget)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
             for r in risks[:MAX_LISTED]
         ]
         if len(risks) > MAX_LISTED:
@@ -145,7 +150,7 @@ def health_summary(report: HealthReport, *, title: str = "Budget health", late: 
     return _message(text, blocks)
 
 
-def campaign_status(status: CampaignStatusReport) -> Message:
+def campaign_status(status: CampaignStatusReport, *, currency: str = DEFAULT_CURRENCY) -> Message:
     c = status.campaign
     pacing = status.pacing
     if pacing is None:
@@ -154,29 +159,29 @@ def campaign_status(status: CampaignStatusReport) -> Message:
         word = "on pace" if Decimal("0.8") <= pacing <= Decimal("1.2") else ("ahead of pace" if pacing > 1 else "behind pace")
         pace = f"{_pct(pacing)} of an even spread ({word}); {_pct(status.day_elapsed)} of the day gone"
     blocks = [
-        HeaderBlock(text=PlainTextObject(text=_clip(f"{c.name} ({c.id})", 150))),
+        HeaderBlock(text=PlainTextObject(text=_clip(named(c.name, c.id), 150))),
         _fields(
             [
                 ("Status", c.status_label + (" (archived)" if c.is_archived else "")),
-                ("Daily budget", fmt_money(c.daily_budget)),
-                ("Spend today", fmt_money(status.today.spent)),
-                ("Spend yesterday", fmt_money(status.yesterday.spent)),
-                (f"Spend, last {status.window_days} days", fmt_money(status.window.spent)),
+                ("Daily budget", fmt_amount(c.daily_budget, currency)),
+                ("Spend today", fmt_amount(status.today.spent, currency)),
+                ("Spend yesterday", fmt_amount(status.yesterday.spent, currency)),
+                (f"Spend, last {status.window_days} days", fmt_amount(status.window.spent, currency)),
                 (f"Conversions, last {status.window_days} days", str(status.window.conversions)),
-                (f"CPA, last {status.window_days} days", fmt_money(status.window_cpa) if status.window_cpa is not None else "no conversions"),
+                (f"CPA, last {status.window_days} days", fmt_amount(status.window_cpa, currency) if status.window_cpa is not None else "no conversions"),
                 ("Pacing today", pace),
             ]
         ),
     ]
-    text = f"{c.name} ({c.id}): {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today"
+    text = f"{named(c.name, c.id)}: {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today"
     return _message(escape(text), blocks)
 
 
-def campaign_pick_list(lookup: CampaignLookup) -> Message:
+def campaign_pick_list(lookup: CampaignLookup, *, currency: str = DEFAULT_CURRENCY) -> Message:
     query = escape(lookup.query)
     if not lookup.matches:
         return _message(f"No campaign matches “{query}”.", [_section(f"No campaign matches “{query}”. Try its ID or another part of its name.")])
-    lines = [f"• {_named_with_id(c.name, c.id)} ({c.status_label}, {_daily_budget(c.daily_budget)})" for c in lookup.matches]
+    lines = [f"• {_named_with_id(c.name, c.id)} ({c.status_label}, {_daily_budget(c.daily_budget, currency)})" for c in lookup.matches]
     if lookup.total > len(lookup.matches):
         lines.append(f"…and {lookup.total - len(lookup.matches)} more: ask with the ID or more of the name.")
     return _message(
@@ -188,12 +193,19 @@ def campaign_pick_list(lookup: CampaignLookup) -> Message:
 def _named_with_id(name: str, campaign_id: int) -> str:
     """`123` Name, or Name `123` when the name already carries its ID: the ID shown once, marked."""
     safe = escape(name)
-    marked = re.sub(rf"(?<![0-9]){campaign_id}(?![0-9])", f"`{campaign_id}`", safe, count=1)
-    return marked if marked != safe else f"`{campaign_id}` {safe}"
+    if not carries_id(name, campaign_id):
+        return f"`{campaign_id}` {safe}"
+    return re.sub(rf"\b{campaign_id}\b", f"`{campaign_id}`", safe, count=1)
 
 
-def _daily_budget(amount: Decimal | None) -> str:
-    return "no daily budget" if amount is None else f"daily budget {fmt_money(amount)}"
+def _bold_named(name: str, campaign_id: int, *, lead: str = "") -> str:
+    """*Name* (123), or *Name 123* when the name carries its ID; `lead` goes inside the bold."""
+    bold = f"*{lead}{escape(name)}*"
+    return bold if carries_id(name, campaign_id) else f"{bold} ({campaign_id})"
+
+
+def _daily_budget(amount: Decimal | None, currency: str) -> str:
+    return "no daily budget" if amount is None else f"daily budget {fmt_amount(amount, currency)}"
 
 
 # --- alerts and checks -------------------------------------------------------------------------
@@ -309,15 +321,15 @@ def usage(unknown: str | None = None) -> Message:
 # --- proposals ---------------------------------------------------------------------------------
 
 
-def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
+def _proposal_blocks(p: Proposal, currency: str, *, outcome: str | None = None) -> list[Block]:
     arrow = {ActionKind.PAUSE: ":double_vertical_bar:", ActionKind.RESUME: ":arrow_forward:"}.get(
         p.action, ":arrow_up:" if p.to_amount > p.from_amount else ":arrow_down:"
     )
     e = p.evidence
     proposed = (
-        ("Current → proposed", f"{fmt_money(p.from_amount)} → *{fmt_money(p.to_amount)}*")
+        ("Current → proposed", f"{fmt_money(p.from_amount)} → *{fmt_money(p.to_amount)}* {currency}")
         if p.action is ActionKind.SET_DAILY_BUDGET
-        else ("Proposed", f"*{_change_words(p).replace('campaign ', '').capitalize()}* ({fmt_money(p.from_amount)} a day)")
+        else ("Proposed", f"*{_change_words(p).replace('campaign ', '').capitalize()}* ({fmt_amount(p.from_amount, currency)} a day)")
     )
     evidence = [
         proposed,
@@ -328,7 +340,7 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
         ("Rule", escape(p.rule)),
     ]
     blocks: list[Block] = [
-        _section(f"{arrow} *Proposal #{p.id}: {escape(p.campaign_name)}* ({p.campaign_id})\n{escape(p.reason)}"),
+        _section(f"{arrow} {_bold_named(p.campaign_name, p.campaign_id, lead=f'Proposal #{p.id}: ')}\n{escape(p.reason)}"),
         _fields(evidence),
     ]
     if p.edited_by:
@@ -360,7 +372,7 @@ def _proposal_blocks(p: Proposal, *, outcome: str | None = None) -> list[Block]:
                         style="primary",
                         confirm=ConfirmObject(
                             title="Change the daily budget?",
-                            text=_clip(_confirm_words(p), 300),
+                            text=_clip(_confirm_words(p, currency), 300),
                             confirm="Apply",
                             deny="Cancel",
                         ),
@@ -378,18 +390,18 @@ def _reversed(p: Proposal) -> Proposal:
     return replace(p, from_amount=p.to_amount, to_amount=p.from_amount, action=p.action.inverse)
 
 
-def _confirm_words(p: Proposal) -> str:
+def _confirm_words(p: Proposal, currency: str) -> str:
     name = escape(p.campaign_name)
     if p.action is ActionKind.PAUSE:
         return f"Stop {name} on PropellerAds."
     if p.action is ActionKind.RESUME:
         return f"Start {name} again on PropellerAds."
-    return f"Set the daily budget of {name} from {fmt_money(p.from_amount)} to {fmt_money(p.to_amount)} on PropellerAds."
+    return f"Set the daily budget of {name} from {fmt_money(p.from_amount)} to {fmt_amount(p.to_amount, currency)} on PropellerAds."
 
 
-def proposal(p: Proposal) -> Message:
+def proposal(p: Proposal, *, currency: str = DEFAULT_CURRENCY) -> Message:
     text = f"Proposal #{p.id}: {p.campaign_name} {_change_words(p)}"
-    return _message(escape(text), _proposal_blocks(p))
+    return _message(escape(text), _proposal_blocks(p, currency))
 
 
 def button_value(p: Proposal) -> str:
@@ -409,14 +421,14 @@ def read_button_value(value: str) -> tuple[int, int | None] | None:
     return proposal_id, int(version) if version else None
 
 
-def proposal_outcome(p: Proposal, decision: Decision | None = None) -> Message:
+def proposal_outcome(p: Proposal, decision: Decision | None = None, *, currency: str = DEFAULT_CURRENCY) -> Message:
     """The proposal's message once decided: buttons gone, the outcome and who decided."""
     words = decision_words(decision) if decision else _state_words(p)
     icon = {ProposalState.APPLIED: ":white_check_mark:", ProposalState.REJECTED: ":no_entry_sign:"}.get(
         p.state, ":information_source:"
     )
     text = f"Proposal #{p.id} ({escape(p.campaign_name)}): {words}"
-    return _message(text, _proposal_blocks(p, outcome=f"{icon} {words}"))
+    return _message(text, _proposal_blocks(p, currency, outcome=f"{icon} {words}"))
 
 
 def _who(user: str | None) -> str:
@@ -497,11 +509,11 @@ def decision_words(d: Decision) -> str:
     return "That proposal no longer exists."
 
 
-def outdated(d: Decision) -> Message:
+def outdated(d: Decision, *, currency: str = DEFAULT_CURRENCY) -> Message:
     """A click on a copy older than the proposal: what it proposes now, with buttons for this version."""
     assert d.proposal is not None
     words = decision_words(d)
-    return _message(words, [_section(f":warning: {words}"), *_proposal_blocks(d.proposal)])
+    return _message(words, [_section(f":warning: {words}"), *_proposal_blocks(d.proposal, currency)])
 
 
 def not_redrawn(d: Decision) -> Message:
@@ -509,12 +521,12 @@ def not_redrawn(d: Decision) -> Message:
     return said(f"{decision_words(d)} The proposal's message could not be updated yet; the bot redraws it at the next check.")
 
 
-def proposals_list(proposals: Sequence[Proposal]) -> Message:
+def proposals_list(proposals: Sequence[Proposal], *, currency: str = DEFAULT_CURRENCY) -> Message:
     if not proposals:
         return notice("No proposal is waiting for a decision.")
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=f"Pending proposals ({len(proposals)})"))]
     for p in proposals:
-        more = [*_proposal_blocks(p), DividerBlock()]
+        more = [*_proposal_blocks(p, currency), DividerBlock()]
         if len(blocks) + len(more) > MAX_BLOCKS - 1:  # one block stays free for the line below
             blocks.append(_context("…and more; decide on these first."))
             break
@@ -551,7 +563,7 @@ def _chunk(lines: Sequence[str], limit: int) -> list[str]:
     return chunks
 
 
-def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
+def edit_modal(p: Proposal, *, error: str | None = None, currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=EDIT_VIEW,
@@ -560,7 +572,7 @@ def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
         submit="Save",
         close="Cancel",
         blocks=[
-            _section(f"*{escape(p.campaign_name)}* ({p.campaign_id})\nNow {fmt_money(p.from_amount)} a day; proposed {fmt_money(p.to_amount)}."),
+            _section(f"{_bold_named(p.campaign_name, p.campaign_id)}\nNow {fmt_amount(p.from_amount, currency)} a day; proposed {fmt_amount(p.to_amount, currency)}."),
             InputBlock(
                 block_id=EDIT_BLOCK,
                 label="New daily budget",
@@ -575,10 +587,16 @@ def edit_modal(p: Proposal, *, error: str | None = None) -> dict[str, Any]:
 # --- App Home ----------------------------------------------------------------------------------
 
 
-def home_view(report: HealthReport | None, pending: Sequence[Proposal], error: PropellerAdsError | None = None) -> dict[str, Any]:
+def home_view(
+    report: HealthReport | None,
+    pending: Sequence[Proposal],
+    error: PropellerAdsError | None = None,
+    *,
+    currency: str = DEFAULT_CURRENCY,
+) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     if report is not None:
-        blocks.extend(health_summary(report, title="Budget health now")["blocks"])
+        blocks.extend(health_summary(report, title="Budget health now", currency=currency)["blocks"])
     elif error is not None:
         blocks.extend(api_error(error, doing="read the account")["blocks"])
     blocks.append(DividerBlock().to_dict())

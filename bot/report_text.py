@@ -12,7 +12,7 @@ from rich.text import Text
 
 from core.alerts import conditions_of
 from core.health import HealthReport, HealthThresholds
-from core.money import cents, fmt_days, fmt_money, fmt_percent
+from core.money import DEFAULT_CURRENCY, cents, fmt_amount, fmt_days, fmt_money, fmt_percent
 
 MAX_ROWS = 10
 # C0 and C1 controls (ESC starts terminal sequences: hidden links, cleared screens) and the bidi overrides.
@@ -34,7 +34,7 @@ def needs_attention(report: HealthReport, thresholds: HealthThresholds) -> bool:
     return bool(conditions_of(report, thresholds.low_balance_days))
 
 
-def report_json(report: HealthReport) -> dict[str, Any]:
+def report_json(report: HealthReport, currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
     """The report as plain JSON values; money as strings so no cent is lost to floats."""
 
     def money(value: Decimal | None) -> str | None:
@@ -44,6 +44,7 @@ def report_json(report: HealthReport) -> dict[str, Any]:
         return None if value is None else float(value)
 
     return {
+        "currency": currency,
         "account_balance": money(report.balance),
         "total_daily_budget": money(report.total_daily_budget),
         "active_campaigns": len(report.active_campaigns),
@@ -89,17 +90,21 @@ def report_json(report: HealthReport) -> dict[str, Any]:
     }
 
 
-def print_report(report: HealthReport, console: Console) -> None:
-    summary = Table(title="Budget health", show_header=False, title_justify="left")
+def print_report(report: HealthReport, console: Console, currency: str = DEFAULT_CURRENCY) -> None:
+    def money(value: Decimal | None) -> str:
+        return fmt_amount(value, currency)
+
+    summary = Table(title=f"Budget health (amounts in {currency})", show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column(justify="right")
-    summary.add_row("Balance", fmt_money(report.balance))
-    summary.add_row("Total daily budget", fmt_money(report.total_daily_budget))
+    summary.add_row("Balance", money(report.balance))
+    summary.add_row("Total daily budget", money(report.total_daily_budget))
     summary.add_row("Working campaigns", str(len(report.active_campaigns)))
     summary.add_row("  of which without a daily budget", str(len(report.unlimited_campaigns)))
-    summary.add_row(f"Spend, last {report.window_days} days", fmt_money(report.window_spend))
-    summary.add_row("Runway at that spend", _days(report.runway_days))
-    summary.add_row("Days of budget the balance covers", _days(report.budget_days))
+    summary.add_row(f"Spend, last {report.window_days} days", money(report.window_spend))
+    # Side by side: how long the balance lasts at what is spent, and at what may be spent.
+    summary.add_row("Runway", f"{_days(report.runway_days)} at the {money(report.average_daily_spend)} a day spent")
+    summary.add_row("Budget covered", f"{_days(report.budget_days)} at the {money(report.total_daily_budget)} a day budgeted")
     console.print(summary)
 
     spenders = [p for p in report.performance if p.spent > 0][:MAX_ROWS]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.notify import Notifier
@@ -136,13 +137,18 @@ def triggers(zone: ZoneInfo, summary_time: time, check_minutes: int) -> dict[str
 
 
 def build_scheduler(jobs: Jobs, *, check_now: bool = False) -> AsyncIOScheduler:
-    """The two jobs; with `check_now` the health check also runs as soon as the scheduler starts, so a
+    """The daily summary and the interval check; with `check_now` also a check as soon as the scheduler starts, so a
     fresh start does not wait a whole interval (a replica that finds the nearest slot taken skips it)."""
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     found = triggers(jobs.zone, jobs.summary_time, jobs.check_minutes)
     # No misfire limit: a run delayed by a pause still runs (its slot keeps it once across replicas).
     common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     scheduler.add_job(jobs.run_summary, found[SUMMARY], id=SUMMARY, name="daily budget summary", **common)
-    first = {"next_run_time": jobs.clock()} if check_now else {}
-    scheduler.add_job(jobs.run_check, found[CHECK], id=CHECK, name="health check", **common, **first)
+    scheduler.add_job(jobs.run_check, found[CHECK], id=CHECK, name="health check", **common)
+    if check_now:
+        # A job of its own: moving the interval job's first run would shift all its later runs off the
+        # EPOCH-anchored times every replica shares. Its slot is the nearest check time, claimed like any other.
+        scheduler.add_job(
+            jobs.run_check, DateTrigger(jobs.clock()), id=f"{CHECK}_at_start", name="health check at start", **common
+        )
     return scheduler

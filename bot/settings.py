@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from core.adday import DEFAULT_AD_TIMEZONE, AdDay
 from core.health import HealthThresholds
+from core.money import DEFAULT_CURRENCY
 from core.policy import Guardrails, Rule
 from core.propellerads import LIVE_BASE_URL
 
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
     approval_channel: str | None = None
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     timezone: str = "UTC"
+    currency: str = DEFAULT_CURRENCY
+    """The account's currency, shown beside amounts; PropellerAds reports money without it."""
     database_url: str = DEFAULT_DATABASE_URL
     summary_time: time = time(9, 0)
     quiet_hours: str | None = None
@@ -125,6 +128,13 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", value):
+            raise ValueError(f"{value!r} is not a currency code like USD or EUR")
+        return value.upper()
 
     @field_validator("timezone")
     @classmethod

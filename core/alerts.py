@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import Enum
 
 from core.health import HealthReport, RecommendationCode, RiskLevel
+from core.models import named
 from core.money import fmt_money
 
 LOW_BALANCE = "low_balance"
@@ -108,7 +109,7 @@ def conditions_of(report: HealthReport, low_balance_days: Decimal) -> list[Condi
             Condition(
                 f"{AT_RISK_PREFIX}{risk.id}",
                 CRITICAL if risk.risk_level is RiskLevel.CRITICAL else SERIOUS,
-                f"{risk.name} ({risk.id}) has a daily budget of {fmt_money(risk.daily_budget)}, "
+                f"{named(risk.name, risk.id)} has a daily budget of {fmt_money(risk.daily_budget)}, "
                 f"{risk.risk_level.value} risk against the {fmt_money(report.balance)} balance.",
             )
         )

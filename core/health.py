@@ -10,7 +10,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from core.models import Campaign, CampaignStats, UnreadableItem
+from core.models import Campaign, CampaignStats, UnreadableItem, named
 from core.money import cents, cpa, fmt_money, fmt_percent
 
 
@@ -182,7 +182,7 @@ def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = Non
             )
         )
     if unlimited:
-        names = ", ".join(f"{c.name} ({c.id})" for c in unlimited[:5])
+        names = ", ".join(named(c.name, c.id) for c in unlimited[:5])
         more = f" and {len(unlimited) - 5} more" if len(unlimited) > 5 else ""
         recommendations.append(
             Recommendation(
@@ -196,7 +196,7 @@ def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = Non
         recommendations.append(
             Recommendation(
                 RecommendationCode.REVIEW_CAMPAIGN_AT_RISK,
-                f"{risk.name} ({risk.id}): its daily budget of {fmt_money(risk.daily_budget)} is {share} "
+                f"{named(risk.name, risk.id)}: its daily budget of {fmt_money(risk.daily_budget)} is {share} "
                 f"of the balance. Lower it or top up.",
                 campaign_id=risk.id,
             )
@@ -234,7 +234,7 @@ def analyze(snapshot: AccountSnapshot, thresholds: HealthThresholds | None = Non
 def _unreadable_words(item: UnreadableItem) -> str:
     if item.campaign_id is None:
         return f"a {item.what} ({item.reason})"
-    who = f"{item.name} ({item.campaign_id})" if item.name else f"campaign {item.campaign_id}"
+    who = named(item.name, item.campaign_id) if item.name else f"campaign {item.campaign_id}"
     return who + (f": {item.reason}" if item.what == "campaign" else f", a statistics row: {item.reason}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,16 @@ MAX_NAME_LENGTH = 500
 def stored_name(name: str) -> str:
     """A campaign's name cut to what the store keeps, an ellipsis showing the cut; shorter names as they are."""
     return name if len(name) <= MAX_NAME_LENGTH else name[: MAX_NAME_LENGTH - 1] + "…"
+
+
+def carries_id(name: str, campaign_id: int) -> bool:
+    """True when the name already holds the campaign's ID as a number of its own ("… Desktop 9419825")."""
+    return re.search(rf"\b{campaign_id}\b", name) is not None
+
+
+def named(name: str, campaign_id: int) -> str:
+    """"Name (123)", or the name alone when it carries its ID: the ID said once."""
+    return name if carries_id(name, campaign_id) else f"{name} ({campaign_id})"
 
 
 class CampaignStatus(IntEnum):

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 
 CENT = Decimal("0.01")
+DEFAULT_CURRENCY = "USD"
+"""PropellerAds reports money without its currency; the bot shows this one unless told another."""
 MAX_AMOUNT = Decimal(10) ** 12
 """No figure of an ad account comes near a trillion; past 10^26 the arithmetic in cents itself fails."""
 # What Decimal() would also take but no API means as money: "1_000", "NaN", digits of other scripts.
@@ -94,6 +96,11 @@ def cpa(spent: Decimal, conversions: int) -> Decimal | None:
 def fmt_days(days: Decimal | None, *, none: str = "no spend") -> str:
     """A count of days as the bot writes it everywhere: "12.5 days", or what None means here."""
     return none if days is None else f"{days} days"
+
+
+def fmt_amount(value: Decimal | None, currency: str) -> str:
+    """An amount with its currency for people to read: 1,517.70 USD ("no limit" for none)."""
+    return fmt_money(value) if value is None else f"{fmt_money(value)} {currency}"
 
 
 def fmt_percent(share: Decimal) -> str:

@@ -45,7 +45,7 @@ async def _decide(body: dict[str, Any], respond: AsyncRespond, context: AsyncBol
     proposal_id, version = bound
     decision, _ = await ctx.service.decide(proposal_id, user, approve=approve, version=version)
     if decision.outcome is Outcome.OUTDATED:
-        await _tell(respond, render.outdated(decision))
+        await _tell(respond, render.outdated(decision, currency=ctx.settings.currency))
         return
     if decision.is_private or decision.proposal is None:
         await _tell(respond, render.said(render.decision_words(decision)))
@@ -55,7 +55,7 @@ async def _decide(body: dict[str, Any], respond: AsyncRespond, context: AsyncBol
     try:
         if ephemeral or not shown:
             # A click from the /budget proposals list: redraw that copy too.
-            await respond(**render.proposal_outcome(decision.proposal, decision), replace_original=True)
+            await respond(**render.proposal_outcome(decision.proposal, decision, currency=ctx.settings.currency), replace_original=True)
         if decision.outcome is Outcome.EXPIRED:
             # The click did nothing; the person who made it hears so, not only the redrawn message.
             await _tell(respond, render.said(render.decision_words(decision)))
@@ -89,7 +89,7 @@ async def edit(
     if opened.error or opened.proposal is None:
         await _tell(respond, render.notice(f"{(opened.error or 'This proposal is no longer pending.').rstrip('.')}; nothing was changed."))
     else:
-        await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(opened.proposal))
+        await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(opened.proposal, currency=ctx.settings.currency))
 
 
 @answer_failures("undo the change", unknown_outcome=True)

@@ -33,10 +33,15 @@ async def budget_command(
 
     if verb == "status" and not rest:
         report = await ctx.service.health()
-        await respond(**render.health_summary(report), response_type="ephemeral")
+        await respond(**render.health_summary(report, currency=ctx.settings.currency), response_type="ephemeral")
     elif verb == "status":
         lookup = await ctx.service.find_campaign(rest)
-        message = render.campaign_status(lookup.status) if lookup.status else render.campaign_pick_list(lookup)
+        currency = ctx.settings.currency
+        message = (
+            render.campaign_status(lookup.status, currency=currency)
+            if lookup.status
+            else render.campaign_pick_list(lookup, currency=currency)
+        )
         await respond(**message, response_type="ephemeral")
     elif verb == "check" and not ctx.service.may_decide(user):
         # A check posts to the channel and spends the statistics limit (2 a minute): approvers only.
@@ -51,7 +56,7 @@ async def budget_command(
         await respond(**render.check_done(result, user), response_type="ephemeral")
     elif verb == "proposals":
         pending = await ctx.service.pending_proposals()
-        await respond(**render.proposals_list(pending), response_type="ephemeral")
+        await respond(**render.proposals_list(pending, currency=ctx.settings.currency), response_type="ephemeral")
     elif verb == "history":
         await respond(**render.history(await ctx.service.history(rest), rest or None), response_type="ephemeral")
     elif verb == "help":

@@ -28,4 +28,4 @@ async def home_opened(event: dict[str, Any], context: AsyncBoltContext, client: 
     except PropellerAdsError as exc:
         error = exc
     pending = await ctx.service.pending_proposals()
-    await client.views_publish(user_id=user, view=render.home_view(report, pending, error))
+    await client.views_publish(user_id=user, view=render.home_view(report, pending, error, currency=ctx.settings.currency))

@@ -329,3 +329,11 @@ def test_unreadable_campaigns_are_reported_and_left_out_of_the_figures() -> None
     assert report_json(report)["unreadable"] == [
         {"what": "campaign", "campaign_id": 7, "name": "Huge", "reason": "limit_daily_amount 1e+27 is out of range"}
     ]
+
+
+def test_a_name_that_carries_its_id_is_not_followed_by_it_again() -> None:
+    # "… Desktop 9419930 (9419930)" said the ID twice.
+    carrying = Campaign(id=9419930, name="[CPC] MX iOS 9419930", status=6, daily_budget=None)
+    report = analyze(snapshot("1000", [carrying, working(104, None)]))
+    [unlimited] = [r for r in report.recommendations if r.code is RecommendationCode.UNLIMITED_DAILY_BUDGET]
+    assert "in a day: c104 (104), [CPC] MX iOS 9419930. Set" in unlimited.message

@@ -366,3 +366,9 @@ def test_a_rule_name_past_200_characters_is_refused(config) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value) == "BUDGET_BOT_RULES[0].name: String should have at most 200 characters"
+
+
+def test_the_currency_is_a_three_letter_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert refusal(monkeypatch, BUDGET_BOT_CURRENCY="$") == "BUDGET_BOT_CURRENCY: '$' is not a currency code like USD or EUR"
+    monkeypatch.setenv("BUDGET_BOT_CURRENCY", "eur")
+    assert load_settings().currency == "EUR"

@@ -88,6 +88,7 @@ def test_check_json_reads_every_page_and_waits_out_the_first_429(ads: Background
 
     assert done.returncode == 3, done.stderr  # LOW_BALANCE
     report = json.loads(done.stdout)
+    assert report["currency"] == "USD"
     assert report["account_balance"] == "12000.00"
     assert report["total_daily_budget"] == "9000.00"
     assert report["active_campaigns"] == 255
@@ -110,9 +111,12 @@ def test_check_json_reads_every_page_and_waits_out_the_first_429(ads: Background
 
 
 def test_check_prints_tables_for_people(ads: BackgroundServer) -> None:
-    done = run_check(ads.url, COLUMNS="160")
+    done = run_check(ads.url, COLUMNS="160", BUDGET_BOT_CURRENCY="EUR")
     assert done.returncode == 3, done.stderr  # LOW_BALANCE: attention needed
-    assert "12,000.00" in done.stdout and "9,000.00" in done.stdout
+    assert "12,000.00 EUR" in done.stdout and "9,000.00 EUR" in done.stdout
+    # Runway and budget covered side by side, each saying what it assumes.
+    assert "12.0 days at the 1,000.00 EUR a day spent" in done.stdout
+    assert "1.3 days at the 9,000.00 EUR a day budgeted" in done.stdout
     assert "LOW_BALANCE" in done.stdout and "Bigger spender" in done.stdout
     top = done.stdout.split("Top spenders, last 7 days", 1)[1].split("Campaigns at risk", 1)[0]
     assert "9001" in top and "Big spender" in top and "7,000.00" in top and "350" in top  # 50 conversions a day

@@ -95,7 +95,8 @@ def test_demo_story_in_the_browser(demo: Demo, tmp_path: Path) -> None:
             proposal = page.locator(".message", has=page.get_by_role("button", name="Approve")).first
             expect(proposal).to_be_visible(timeout=10_000)
             heading = proposal.inner_text()
-            found = re.search(r"\((\d+)\).*?([\d,]+\.\d\d) → ([\d,]+\.\d\d)", heading, re.S)
+            # The campaign's ID ends the heading line: "Name (123)", or the name itself when it carries it.
+            found = re.search(r"Proposal #\d+: [^\n]*?(\d+)\)?\n.*?([\d,]+\.\d\d) → ([\d,]+\.\d\d)", heading, re.S)
             assert found, heading
             campaign_id, proposed = int(found.group(1)), Decimal(found.group(3).replace(",", ""))
             ts = proposal.get_attribute("data-ts")

@@ -32,7 +32,7 @@ LOSER, WINNER = 102, 101
 
 LOSER_SECTION = ":arrow_down: *Proposal #1: Loser DE* (102)\nCPA 150.00 misses the 10.00 target by 1400%."
 LOSER_FIELDS = [
-    "*Current → proposed*\n200.00 → *160.00*",
+    "*Current → proposed*\n200.00 → *160.00* USD",
     "*Spend, 7 days*\n1,050.00",
     "*Conversions*\n7",
     "*CPA vs target*\n150.00 vs 10.00",
@@ -44,7 +44,7 @@ WINNER_SECTION = (
     "CPA 7.16 beats the 10.00 target with 88 conversions, and it spends 90% of its daily budget."
 )
 WINNER_FIELDS = [
-    "*Current → proposed*\n100.00 → *120.00*",
+    "*Current → proposed*\n100.00 → *120.00* USD",
     "*Spend, 7 days*\n630.00",
     "*Conversions*\n88",
     "*CPA vs target*\n7.16 vs 10.00",
@@ -183,7 +183,7 @@ def test_check_posts_each_proposal_with_the_numbers_behind_it(stack: Stack) -> N
     assert contexts(winner) == ["Expires 2024-03-05 12:00 UTC"]
     [approve] = [e for b in winner.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == APPROVE]
     assert approve["confirm"]["text"]["text"] == (
-        "Set the daily budget of Winner &amp; Co &lt;US&gt; from 100.00 to 120.00 on PropellerAds."
+        "Set the daily budget of Winner &amp; Co &lt;US&gt; from 100.00 to 120.00 USD on PropellerAds."
     )
     assert patches(stack) == []  # proposing writes nothing
 
@@ -381,7 +381,7 @@ def test_edit_amount_refuses_what_the_guardrails_forbid_in_the_modal_and_redraws
     stack.slack.sync.wait_for_call("views.open", since=calls)  # the modal opens after the ack
     modal = stack.slack.modal(APPROVER)
     assert modal is not None and modal.spec["private_metadata"] == "2:1"
-    assert modal.blocks[0]["text"]["text"] == "*Winner &amp; Co &lt;US&gt;* (101)\nNow 100.00 a day; proposed 120.00."
+    assert modal.blocks[0]["text"]["text"] == "*Winner &amp; Co &lt;US&gt;* (101)\nNow 100.00 USD a day; proposed 120.00 USD."
     assert modal.blocks[1]["element"]["initial_value"] == "120.00"
 
     refusals = {
@@ -404,7 +404,7 @@ def test_edit_amount_refuses_what_the_guardrails_forbid_in_the_modal_and_redraws
     assert stack.slack.modal(APPROVER) is None
     redrawn = stack.slack.sync.wait_for_message(lambda m: m.ts == winner.ts, since=mark)
     assert redrawn.text == "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 110.50"
-    assert fields(redrawn)[0] == "*Current → proposed*\n100.00 → *110.50*"
+    assert fields(redrawn)[0] == "*Current → proposed*\n100.00 → *110.50* USD"
     # What happened, plainly: not "Guardrails: amount set by …".
     assert contexts(redrawn)[0] == "Amount set by <@U0APPROVER> (it was 120.00)."
     assert buttons(redrawn) == [(APPROVE, "2:2"), (REJECT, "2:2"), (EDIT, "2:2")]  # the edit moved its version
@@ -461,7 +461,7 @@ def test_a_newer_check_supersedes_a_proposal_whose_numbers_changed(stack: Stack)
     new = now[LOSER]
     assert new.ts != first[LOSER].ts
     assert new.text == "Proposal #3: Loser DE daily budget 300.00 → 240.00"
-    assert fields(new)[0] == "*Current → proposed*\n300.00 → *240.00*"
+    assert fields(new)[0] == "*Current → proposed*\n300.00 → *240.00* USD"
     assert fields(new)[4] == "*Budget used*\n50%"
     assert now[WINNER].ts == first[WINNER].ts  # unchanged, kept
     assert patches(stack) == []

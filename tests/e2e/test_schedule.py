@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.scheduler import CHECK, SUMMARY, build_scheduler, check_slot, summary_slot, triggers
+from bot.scheduler import CHECK, EPOCH, SUMMARY, build_scheduler, check_slot, summary_slot, triggers
 from sandbox.adplatform import ManualClock
 from sandbox.slack import Message
 from tests.harness import Stack, running_stack
@@ -269,3 +270,19 @@ def test_a_check_asked_for_while_the_scheduled_one_runs_posts_each_alert_once(st
     )
     alerts = [m.text for m in channel(stack) if "need attention" in m.text]
     assert alerts == [RAISED_1000]
+
+
+def test_the_check_run_at_start_leaves_the_interval_on_the_shared_times(stack: Stack) -> None:
+    # Giving the interval job a first run "now" made every later run now + k × interval: off the times
+    # the replicas share, so the one at a shared time never ran.
+    now = stack.runtime.jobs.clock()
+    scheduler = build_scheduler(stack.runtime.jobs, check_now=True)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {SUMMARY, CHECK, f"{CHECK}_at_start"}
+    at_start = jobs[f"{CHECK}_at_start"].trigger
+    assert isinstance(at_start, DateTrigger) and at_start.run_date == now
+    check = jobs[CHECK]
+    first = getattr(check, "next_run_time", None) or check.trigger.get_next_fire_time(None, now)
+    later = check.trigger.get_next_fire_time(first, first)
+    period = timedelta(minutes=stack.runtime.jobs.check_minutes)
+    assert (first - EPOCH) % period == timedelta(0) and (later - EPOCH) % period == timedelta(0), (first, later)

@@ -30,21 +30,21 @@ SLACK_ACK_DEADLINE = 3.0
 ACK_LIMIT = 1.0
 
 SUMMARY_FIELDS = [
-    "*Balance*\n5,000.00",
-    "*Runway*\n18.8 days at 265.00/day",
-    "*Total daily budget*\n350.00",
-    "*Budget covered*\n14.2 days",
+    "*Balance*\n5,000.00 USD",
+    "*Runway*\n18.8 days at the 265.00 USD a day spent",
+    "*Total daily budget*\n350.00 USD",
+    "*Budget covered*\n14.2 days at the 350.00 USD a day budgeted",
     "*Working campaigns*\n4 (1 without a limit)",
-    "*Spend, last 7 days*\n1,855.00",
+    "*Spend, last 7 days*\n1,855.00 USD",
 ]
 CAMPAIGN_101_FIELDS = [
     "*Status*\nworking",
-    "*Daily budget*\n100.00",
-    "*Spend today*\n0.00",
-    "*Spend yesterday*\n90.00",
-    "*Spend, last 7 days*\n630.00",
+    "*Daily budget*\n100.00 USD",
+    "*Spend today*\n0.00 USD",
+    "*Spend yesterday*\n90.00 USD",
+    "*Spend, last 7 days*\n630.00 USD",
     "*Conversions, last 7 days*\n88",
-    "*CPA, last 7 days*\n7.16",
+    "*CPA, last 7 days*\n7.16 USD",
     "*Pacing today*\n0% of an even spread (behind pace); 50% of the day gone",
 ]
 USAGE_LINES = [
@@ -226,10 +226,10 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
         assert all(m.channel == CHANNEL and m.via == "chat.postMessage" for m in posted)
         assert header(summary) == "Budget health check"
         assert fields(summary)[:4] == [
-            "*Balance*\n900.00",
-            "*Runway*\n3.3 days at 265.00/day",
-            "*Total daily budget*\n350.00",
-            "*Budget covered*\n2.5 days",
+            "*Balance*\n900.00 USD",
+            "*Runway*\n3.3 days at the 265.00 USD a day spent",
+            "*Total daily budget*\n350.00 USD",
+            "*Budget covered*\n2.5 days at the 350.00 USD a day budgeted",
         ]
         assert sections(summary)[0] == (
             ":warning: *Campaigns at risk (2)*\n"
@@ -249,7 +249,7 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
         assert sections(proposal)[0] == (
             ":arrow_down: *Proposal #1: Loser DE* (102)\nCPA 150.00 misses the 10.00 target by 1400%."
         )
-        assert "*Current → proposed*\n200.00 → *160.00*" in fields(proposal)
+        assert "*Current → proposed*\n200.00 → *160.00* USD" in fields(proposal)
         buttons = [e["action_id"] for b in proposal.blocks if b["type"] == "actions" for e in b["elements"]]
         assert buttons == ["proposal_approve", "proposal_reject", "proposal_edit"]
         # Nothing was written to the ad platform: a proposal waits for a person.
@@ -309,10 +309,10 @@ def test_campaign_status_by_name_and_pick_list(stack: Stack) -> None:
     assert reply.text == "4 campaigns match “r”"
     assert sections(reply) == [
         "*Several campaigns match “r”*; ask again with the ID:\n"
-        "• `102` Loser DE (working, daily budget 200.00)\n"
-        "• `103` Steady FR (working, daily budget 50.00)\n"
-        "• `101` Winner &amp; Co &lt;US&gt; (working, daily budget 100.00)\n"
-        "• `104` Paused BR (paused, daily budget 80.00)"
+        "• `102` Loser DE (working, daily budget 200.00 USD)\n"
+        "• `103` Steady FR (working, daily budget 50.00 USD)\n"
+        "• `101` Winner &amp; Co &lt;US&gt; (working, daily budget 100.00 USD)\n"
+        "• `104` Paused BR (paused, daily budget 80.00 USD)"
     ]
     _, reply, _ = command(stack, "status 999")
     assert reply.text == "No campaign matches “999”."
@@ -330,7 +330,7 @@ def test_a_pick_list_past_ten_says_how_many_more_and_shows_each_id_once(stack: S
     lines = sections(reply)[0].split("\n")
     assert lines[0] == "*Several campaigns match “bulk”*; ask again with the ID:"
     assert lines[1] == "• Bulk 00 `2001` (working, no daily budget)"
-    assert lines[2] == "• Bulk 01 `2002` (working, daily budget 20.00)"
+    assert lines[2] == "• Bulk 01 `2002` (working, daily budget 20.00 USD)"
     assert len(lines) == 1 + 10 + 1
     assert lines[-1] == "…and 2 more: ask with the ID or more of the name."
 
@@ -399,7 +399,7 @@ def test_campaign_names_with_ampersand_and_angle_brackets_are_escaped_everywhere
         for m in channel_messages(stack) if "Winner" in m.text
         for b in m.blocks if b["type"] == "actions" for e in b["elements"] if "confirm" in e
     )
-    assert confirm == "Set the daily budget of Winner &amp; Co &lt;US&gt; from 100.00 to 120.00 on PropellerAds."
+    assert confirm == "Set the daily budget of Winner &amp; Co &lt;US&gt; from 100.00 to 120.00 USD on PropellerAds."
 
 
 def test_app_home_publishes_the_health_and_pending_proposals(stack: Stack) -> None:
@@ -510,3 +510,14 @@ def test_a_check_is_for_approvers_and_one_asked_again_soon_reuses_the_read(tmp_p
         for _ in range(2):
             command(stack, "check", skip="Running")
         assert len(stack.requests("GET", "/adv/statistics")) == 1, "the second check used the first one's read"
+
+
+def test_amounts_show_the_configured_currency(tmp_path: Path) -> None:
+    with running_stack(tmp_path, currency="EUR") as stack:
+        _, reply, _ = command(stack, "status")
+        assert fields(reply)[0] == "*Balance*\n5,000.00 EUR"
+        _, reply, _ = command(stack, "status 101")
+        assert fields(reply)[1] == "*Daily budget*\n100.00 EUR"
+        command(stack, "check", skip="Running")
+        proposal = next(m for m in channel_messages(stack) if m.text.startswith("Proposal #1"))
+        assert fields(proposal)[0] == "*Current → proposed*\n200.00 → *160.00* EUR"

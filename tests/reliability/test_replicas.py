@@ -171,9 +171,7 @@ async def test_two_replicas_200_rounds_of_simultaneous_approvals_write_once_each
         await slack.wait_for_message(
             lambda m: m.text.startswith("Daily budget summary"), timeout=(fire_at - datetime.now(timezone.utc)).total_seconds() + 30
         )
-        # Both jobs fire; on one replica at once they share one read of the account (a read under way is joined).
         await until_requests(stack, lambda found: len(found) >= 1, fire_at, "the summary's and the check's reads")
-        await slack.wait_for_message(lambda m: m.text.startswith("Daily budget summary"), timeout=30)
     finally:
         for replica in replicas:
             replica.stop()
@@ -221,11 +219,11 @@ async def test_two_replicas_200_rounds_of_simultaneous_approvals_write_once_each
         # The replica that did not run it says so.
         elsewhere = [log for log in logs if f"{job} for {slot} already run elsewhere" in log]
         assert len(elsewhere) == 1, (job, slot)
-    # PropellerAds saw one balance read per scheduled run after the setup: the fire time's two runs, and at most
-    # one check on any other minute.
+    # PropellerAds saw at most one balance read per scheduled run after the setup: the fire time's two runs
+    # (one, when one replica ran both: they share the read under way), and at most one check on any other minute.
     reads = [r.at for r in stack.sandbox.requests.entries("GET", "/adv/balance") if r.at >= checked_at]
     per_minute = Counter(at.replace(second=0, microsecond=0) for at in reads)
-    assert per_minute[fire_at] in (1, 2)
+    assert per_minute[fire_at] in (1, 2), per_minute
     assert all(count == 1 for minute, count in per_minute.items() if minute != fire_at), per_minute
 
     assert leaks([*logs, *everything_slack_holds(slack)]) == []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import shutil
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -686,5 +687,44 @@ async def test_page_runs_a_command_and_a_confirmed_click(served, bolt_bot):
             await page.select_option("#user-switcher", "U0VIEWER")
             await page.locator(".message", has_text="Approved by").wait_for()
             assert await page.locator(".message[data-ephemeral=true]").count() == 0
+        finally:
+            await browser.close()
+
+
+# ---------- what the bot's messages need from the page ----------
+
+APP_JS = Path(__file__).parents[2] / "sandbox" / "slack" / "static" / "app.js"
+RENDER_PY = Path(__file__).parents[2] / "bot" / "render.py"
+
+
+def test_every_emoji_code_the_bot_writes_is_drawn_by_the_page():
+    # A rejected proposal showed ":no_entry_sign:" as text.
+    table = APP_JS.read_text(encoding="utf-8").split("const EMOJI = {", 1)[1].split("};", 1)[0]
+    drawn = set(re.findall(r'"?([a-z0-9_+-]+)"?:\s*"', table))
+    written = set(re.findall(r":([a-z][a-z0-9_+-]*):", RENDER_PY.read_text(encoding="utf-8")))
+    assert written and written <= drawn, written - drawn
+
+
+@pytest.mark.browser
+async def test_page_draws_emoji_and_does_not_reopen_a_modal_left_open(served, client, standin):
+    playwright_api = pytest.importorskip("playwright.async_api")
+    await client.chat_postMessage(channel="C0BUDGET", text=":no_entry_sign: Rejected by <@U0APPROVER>.")
+    await client.views_open(
+        trigger_id=standin.mint_trigger_id("U0APPROVER"),
+        view={"type": "modal", "title": {"type": "plain_text", "text": "Edit daily budget"}, "blocks": []},
+    )
+    async with playwright_api.async_playwright() as playwright:
+        browser = await launch_chromium(playwright)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(10_000)
+            async with page.expect_response(lambda r: r.url.endswith("/_standin/ui/close")) as closed:
+                await page.goto(served[0].url + "/?user=U0APPROVER")
+                # The first state drawn: its messages and its modal come in the same pass.
+                await page.locator(".message", has_text="🚫 Rejected by @Alex.").wait_for()
+                # Left open by an earlier page, the modal used to open again on every load; Slack drops it.
+                assert await page.evaluate("document.querySelector('#modal').open") is False
+            await closed.value
+            assert standin.modal("U0APPROVER") is None
         finally:
             await browser.close()

@@ -13,6 +13,7 @@ const page = {
   rendered: new Map(), // message ts -> {key, element}
   homeKey: null,
   modalKey: null,
+  loaded: false,       // the first state since the page loaded has been drawn
 };
 
 // ---------- small helpers ----------
@@ -83,6 +84,11 @@ const EMOJI = {
   arrow_down: "⬇️", arrow_right: "➡️", robot_face: "🤖", mag: "🔍", gear: "⚙️", zap: "⚡",
   hammer_and_wrench: "🛠️", clipboard: "📋", receipt: "🧾", credit_card: "💳", sparkles: "✨",
   large_blue_circle: "🔵", black_circle: "⚫", white_circle: "⚪", octagonal_sign: "🛑", sos: "🆘",
+  no_entry_sign: "🚫", heavy_multiplication_x: "✖️", exclamation: "❗", question: "❓",
+  chart: "💹", money_mouth_face: "🤑", pushpin: "📌", link: "🔗", date: "📅", raised_hands: "🙌",
+  large_red_square: "🟥", large_green_square: "🟩", large_yellow_square: "🟨", heavy_plus_sign: "➕",
+  heavy_minus_sign: "➖", arrows_counterclockwise: "🔄", zzz: "💤", double_vertical_bar: "⏸️",
+  arrow_forward: "▶️",
 };
 
 function decodeEntities(text) {
@@ -550,7 +556,14 @@ function apply(data) {
   renderUsers(data.users);
   renderMessages(data.messages);
   renderHome(data.home);
-  renderModal(data.modal);
+  if (!page.loaded && data.modal) {
+    // A modal an earlier load of the page left open is dropped, as Slack drops one when its client reloads.
+    postJSON("/_standin/ui/close", { user_id: page.user });
+    renderModal(null);
+  } else {
+    renderModal(data.modal);
+  }
+  page.loaded = true;
 }
 
 function setConnection(state, text) {
