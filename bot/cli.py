@@ -8,7 +8,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import typer
@@ -98,9 +97,7 @@ async def _check(settings: Settings):  # noqa: ANN202 - HealthReport, imported l
     from core.snapshot import read_snapshot
 
     async with make_client(settings) as api:
-        snapshot = await read_snapshot(
-            api, today=datetime.now(timezone.utc).date(), window_days=settings.health.window_days
-        )
+        snapshot = await read_snapshot(api, ad_day=settings.ad_day, window_days=settings.health.window_days)
     return analyze(snapshot, settings.health)
 
 

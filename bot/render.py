@@ -157,16 +157,16 @@ def campaign_status(status: CampaignStatusReport) -> Message:
             [
                 ("Status", c.status_label + (" (archived)" if c.is_archived else "")),
                 ("Daily budget", fmt_money(c.daily_budget)),
-                ("Spend today", fmt_money(status.today.spent)),
+                (f"Spend today ({status.day_label})", fmt_money(status.today.spent)),
                 ("Spend yesterday", fmt_money(status.yesterday.spent)),
                 (f"Spend, last {status.window_days} days", fmt_money(status.window.spent)),
                 (f"Conversions, last {status.window_days} days", str(status.window.conversions)),
                 (f"CPA, last {status.window_days} days", fmt_money(status.window_cpa) if status.window_cpa is not None else "no conversions"),
-                ("Pacing today", pace),
+                (f"Pacing today ({status.day_label})", pace),
             ]
         ),
     ]
-    text = f"{c.name} ({c.id}): {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today"
+    text = f"{c.name} ({c.id}): {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today ({status.day_label})"
     return _message(escape(text), blocks)
 
 

@@ -99,6 +99,8 @@ class AccountSnapshot:
     window_to: date
     taken_at: datetime
     stat_names: dict[int, str] = field(default_factory=dict)
+    seen: list[Campaign] = field(default_factory=list)
+    """Every campaign the read returned, working or not: the spend ledger keeps the status of each."""
 
     @property
     def window_days(self) -> int:

@@ -9,10 +9,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from core.adday import AdDay
 from core.errors import PropellerAdsError
 from core.executor import Executor
+from core.ledger import LedgerSync
 from core.health import AccountSnapshot, HealthReport, analyze
-from core.models import Campaign, CampaignStats, StatisticsRow, sum_by_campaign
+from core.models import Campaign, CampaignStatus, CampaignStats, StatisticsRow, sum_by_campaign
 from core.propellerads import PropellerAdsClient
 from core.snapshot import read_snapshot
 from core.store import Store
@@ -20,6 +22,15 @@ from core.service.values import CampaignLookup, CampaignStatusReport, ServiceCon
 
 
 MAX_PICK_LIST = 10
+WATCHED_STATUSES = (
+    CampaignStatus.WORKING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.MODERATION,
+    CampaignStatus.REJECTED,
+    CampaignStatus.STOPPED,
+    CampaignStatus.COMPLETED,
+)
+"""Read with the working ones, in the same pages: a campaign that left working is news to the spend ledger."""
 T = TypeVar("T")
 
 
@@ -57,8 +68,10 @@ class ServiceParts:
     store: Store
     config: ServiceConfig
     clock: Callable[[], datetime]
+    ad_day: AdDay
     day_start: Callable[[datetime], datetime]
     executor: Executor
+    ledger: LedgerSync
     _reads: SharedReads
     _alerts_lock: asyncio.Lock
 
@@ -69,7 +82,13 @@ class AccountReads(ServiceParts):
     async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
         async def read() -> AccountSnapshot:
             now = self.clock()
-            return await read_snapshot(self.api, today=now.date(), window_days=self.config.thresholds.window_days, now=now)
+            return await read_snapshot(
+                self.api,
+                ad_day=self.ad_day,
+                window_days=self.config.thresholds.window_days,
+                now=now,
+                statuses=WATCHED_STATUSES,
+            )
 
         return await self._reads.get("snapshot", read, fresh=fresh)
 
@@ -109,8 +128,10 @@ class AccountReads(ServiceParts):
         """Yesterday's and today's statistics of every campaign: one grouped call shared by all lookups."""
 
         async def read() -> list[StatisticsRow]:
-            today = self.clock().date()
-            return await self.api.statistics(today - timedelta(days=1), today, group_by=("campaign_id", "date_time"))
+            today = self.ad_day.today(self.clock())
+            return await self.api.statistics(
+                today - timedelta(days=1), today, group_by=("campaign_id", "date_time"), ad_day=self.ad_day
+            )
 
         return await self._reads.get("recent_days", read)
 
@@ -120,19 +141,19 @@ class AccountReads(ServiceParts):
         snap = await self.snapshot()
         rows = [r for r in await self._recent_days() if r.campaign_id == campaign.id]
         now = self.clock()
-        today = now.date()
+        today = self.ad_day.today(now)
 
         def on(day: date) -> CampaignStats:
             return sum_by_campaign([r for r in rows if r.day == day]).get(campaign.id) or CampaignStats(
                 campaign_id=campaign.id
             )
 
-        seconds = Decimal(now.hour * 3600 + now.minute * 60 + now.second)
         return CampaignStatusReport(
             campaign=campaign,
             today=on(today),
             yesterday=on(today - timedelta(days=1)),
             window=snap.stats.get(campaign.id) or CampaignStats(campaign_id=campaign.id),
             window_days=snap.window_days,
-            day_elapsed=seconds / Decimal(86400),
+            day_elapsed=self.ad_day.share_gone(now),
+            day_label=self.ad_day.label,
         )

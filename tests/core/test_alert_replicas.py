@@ -10,16 +10,20 @@ import pytest
 
 from core.propellerads import PropellerAdsClient
 from core.service import BudgetService, ServiceConfig
+from core.signals import SignalThresholds
 from core.store import Store
 from sandbox.adplatform import SandboxConfig, start_sandbox
 from tests.harness import API_TOKEN, exact_account
+
+QUIET = SignalThresholds(enabled=False)
+"""On the real clock today's spend signals depend on the hour; this test is about the health alerts."""
 
 
 async def _overlapping_checks(url: str, ads_url: str) -> list[list[str]]:
     stores = [Store.connect(url), Store.connect(url)]
     await stores[0].migrate()
     services = [
-        BudgetService(PropellerAdsClient(API_TOKEN, ads_url), store, ServiceConfig()) for store in stores
+        BudgetService(PropellerAdsClient(API_TOKEN, ads_url), store, ServiceConfig(signals=QUIET)) for store in stores
     ]
     try:
         results = await asyncio.gather(*(service.run_check() for service in services))

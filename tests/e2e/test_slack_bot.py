@@ -40,12 +40,12 @@ SUMMARY_FIELDS = [
 CAMPAIGN_101_FIELDS = [
     "*Status*\nworking",
     "*Daily budget*\n100.00",
-    "*Spend today*\n0.00",
+    "*Spend today (EST)*\n0.00",
     "*Spend yesterday*\n90.00",
     "*Spend, last 7 days*\n630.00",
     "*Conversions, last 7 days*\n88",
     "*CPA, last 7 days*\n7.16",
-    "*Pacing today*\n0% of an even spread (behind pace); 50% of the day gone",
+    "*Pacing today (EST)*\n0% of an even spread (behind pace); 29% of the day gone",
 ]
 USAGE_LINES = [
     "*`/budget status`*: balance, runway, total daily budget, campaigns at risk, recommendations",
