@@ -30,6 +30,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class ExitCode:
     API = 1
     CONFIG = 2
+    ATTENTION = 3
+    """A signal of severity warning or above holds: for a cron job to alert on."""
     UNEXPECTED = 70
 
 
@@ -82,23 +84,31 @@ def check(
     """Read the account once and print its budget health."""
     _setup_logging(verbose) if verbose else logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     settings = load_settings()
-    report = asyncio.run(_check(settings))
-    from bot.report_text import print_report, report_json
+    report, watch = asyncio.run(_check(settings))
+    from bot.report_text import needs_attention, print_report, print_watch, report_json, watch_json
 
     if as_json:
-        typer.echo(json.dumps(report_json(report), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps({**report_json(report), **watch_json(watch)}, indent=2, ensure_ascii=False))
     else:
         print_report(report, Console())
+        print_watch(watch, Console())
+    if needs_attention(watch):
+        raise typer.Exit(ExitCode.ATTENTION)
 
 
-async def _check(settings: Settings):  # noqa: ANN202 - HealthReport, imported lazily
-    from bot.wiring import make_client
-    from core.health import analyze
-    from core.snapshot import read_snapshot
+async def _check(settings: Settings):  # noqa: ANN202 - HealthReport and MoneyWatch, imported lazily
+    """Reads the account with the bot's own store, so the spend ledger a cron job keeps is the bot's."""
+    from bot.wiring import make_client, service_config
+    from core.service import BudgetService
+    from core.store import Store
 
-    async with make_client(settings) as api:
-        snapshot = await read_snapshot(api, ad_day=settings.ad_day, window_days=settings.health.window_days)
-    return analyze(snapshot, settings.health)
+    store = Store.connect(settings.database_url)
+    try:
+        await store.migrate()
+        async with make_client(settings) as api:
+            return await BudgetService(api, store, service_config(settings)).look()
+    finally:
+        await store.close()
 
 
 @app.command()

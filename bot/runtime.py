@@ -15,9 +15,9 @@ from bot.app import create_app, make_web_client
 from bot.notify import Notifier
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings
-from bot.wiring import make_client
+from bot.wiring import make_client, service_config
 from core.errors import PropellerAdsError
-from core.service import BudgetService, ServiceConfig
+from core.service import BudgetService
 from core.store import Store
 from handlers.context import BotContext
 
@@ -48,20 +48,10 @@ class Runtime:
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> "Runtime":
         store = Store.connect(settings.database_url)
-        config = ServiceConfig(
-            thresholds=settings.health,
-            guardrails=settings.guardrails,
-            rules=tuple(settings.rules),
-            approvers=frozenset(settings.approvers),
-            proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
-            snapshot_ttl=timedelta(seconds=settings.snapshot_ttl_seconds),
-            ad_day=settings.ad_day,
-            signals=settings.signals,
-        )
         service = BudgetService(
             make_client(settings),
             store,
-            config,
+            service_config(settings),
             clock=clock,
             lease=timedelta(seconds=settings.reconcile_after_seconds),
         )

@@ -96,6 +96,11 @@ class HealthChecks(ServiceParts):
             day_label=self.ad_day.label,
         )
 
+    async def look(self) -> tuple[HealthReport, MoneyWatch]:
+        """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""
+        snap = await self.snapshot(fresh=True)
+        return analyze(snap, self.config.thresholds), await self.watch_money(snap, self.clock())
+
     async def backfill_ledger(self, *, max_chunks: int | None = None) -> int:
         """Reads the past days the spend ledger lacks (30), a chunk at a time; how many chunks it read."""
         return await self.ledger.backfill(self.clock(), max_chunks=max_chunks)
