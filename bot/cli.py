@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import typer
@@ -25,6 +26,11 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clock() -> datetime:
+    """The time `check` works at; tests move it through an ad day."""
+    return datetime.now(timezone.utc)
 
 
 class ExitCode:
@@ -106,7 +112,7 @@ async def _check(settings: Settings):  # noqa: ANN202 - HealthReport and MoneyWa
     try:
         await store.migrate()
         async with make_client(settings) as api:
-            return await BudgetService(api, store, service_config(settings)).look()
+            return await BudgetService(api, store, service_config(settings), clock=clock).look()
     finally:
         await store.close()
 

@@ -161,12 +161,17 @@ def running_stack(
     schedule: bool = False,
     db_url: str | None = None,
     start_bot: bool = True,
+    shared_clock: bool = False,
     **settings: Any,
 ) -> Iterator[Stack]:
-    """Starts the sandbox, the Slack stand-in and (unless told not to) the bot in HTTP mode."""
+    """Starts the sandbox, the Slack stand-in and (unless told not to) the bot in HTTP mode.
+
+    With `shared_clock` the sandbox spends by the bot's `clock` too, so moving it moves the ad day.
+    """
     now = (clock or (lambda: datetime.now(timezone.utc)))()
     config = sandbox_config or SandboxConfig(rate_limits={"statistics": None})
-    ads = start_sandbox(account or exact_account(now.date()), token=API_TOKEN, config=config)
+    ads_clock = clock if shared_clock else None
+    ads = start_sandbox(account or exact_account(now.date()), token=API_TOKEN, config=config, clock=ads_clock)
     slack_server, slack = start_standin(bot_url=None, signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, channel_id=CHANNEL)
     bot_server = None
     try:
