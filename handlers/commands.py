@@ -29,7 +29,8 @@ async def budget_command(
 
     if verb == "status" and not rest:
         report = await ctx.service.health()
-        await respond(**render.health_summary(report), response_type="ephemeral")
+        today = await ctx.service.money_today(report.balance)
+        await respond(**render.health_summary(report, today=today), response_type="ephemeral")
     elif verb == "status":
         lookup = await ctx.service.find_campaign(rest)
         message = render.campaign_status(lookup.status) if lookup.status else render.campaign_pick_list(lookup)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
+from decimal import Decimal
 
 from core import alerts as alert_rules
 from core.alerts import AlertChange, ChangeKind, Condition
@@ -22,7 +23,6 @@ from core.policy import (
 from core.pacing import account_pacing
 from core.proposals import TELLING_HOLD
 from core.signals import Signal, detect
-from core.store.ledger import SAMPLES_KEPT
 from core.snapshot import trailing_window
 from core.alerts import Alert
 from core.service.values import CheckResult, MoneyWatch
@@ -84,15 +84,21 @@ class HealthChecks(ServiceParts):
             await self.ledger.settle(now)
         except PropellerAdsError as exc:
             log.warning("spend ledger not updated: %s", exc)
-        today = self.ad_day.today(now)
-        held = self.ledger.ledger
-        rows = await held.days(today - timedelta(days=self.config.signals.baseline_days + 1), today)
-        samples = await held.samples(now - SAMPLES_KEPT)
-        target_cpa = {c.id: r.target_cpa for c in snap.campaigns if (r := rule_for(list(self.config.rules), c.id))}
+        return await self._money_in_ledger(snap.balance, now)
+
+    async def money_today(self, balance: Decimal | None) -> MoneyWatch:
+        """Today's pacing and signals from what the spend ledger holds (the last check's reading) and a balance
+        the caller read: no call to PropellerAds."""
+        return await self._money_in_ledger(balance, self.clock())
+
+    async def _money_in_ledger(self, balance: Decimal | None, now: datetime) -> MoneyWatch:
+        rows, samples = await self.ledger_today(now)
+        rules = list(self.config.rules)
+        target_cpa = {i: r.target_cpa for i in {row.campaign_id for row in rows} if (r := rule_for(rules, i))}
         signals = self.config.signals
         return MoneyWatch(
-            pacing=account_pacing(now, self.ad_day, rows, samples, snap.balance),
-            signals=detect(now, self.ad_day, rows, samples, snap.balance, signals, target_cpa) if signals.enabled else [],
+            pacing=account_pacing(now, self.ad_day, rows, samples, balance),
+            signals=detect(now, self.ad_day, rows, samples, balance, signals, target_cpa) if signals.enabled else [],
             day_label=self.ad_day.label,
         )
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from core.adday import AdDay
 from core.errors import PropellerAdsError
 from core.executor import Executor
-from core.ledger import LedgerSync
 from core.health import AccountSnapshot, HealthReport, analyze
+from core.ledger import LedgerSync
+from core.ledger_types import DailyRow, IntradaySample
 from core.models import Campaign, CampaignStatus, CampaignStats, StatisticsRow, sum_by_campaign
+from core.pacing import campaign_pacing
 from core.propellerads import PropellerAdsClient
 from core.snapshot import read_snapshot
 from core.store import Store
+from core.store.ledger import SAMPLES_KEPT
 from core.service.values import CampaignLookup, CampaignStatusReport, ServiceConfig
 
 
@@ -135,6 +137,19 @@ class AccountReads(ServiceParts):
 
         return await self._reads.get("recent_days", read)
 
+    async def ledger_today(
+        self, now: datetime, campaign_ids: Iterable[int] | None = None
+    ) -> tuple[list[DailyRow], list[IntradaySample]]:
+        """The spend ledger's rows of the baseline days up to today, and the samples it keeps."""
+        today = self.ad_day.today(now)
+        held = self.ledger.ledger
+        rows = await held.days(today - timedelta(days=self.config.signals.baseline_days + 1), today, campaign_ids)
+        samples = await held.samples(now - SAMPLES_KEPT)
+        if campaign_ids is not None:
+            wanted = set(campaign_ids)
+            samples = [s for s in samples if s.campaign_id in wanted]
+        return rows, samples
+
     async def _status_of(self, campaign: Campaign) -> CampaignStatusReport:
         # The window's figures come from the shared snapshot, the last two days from one shared read:
         # looking up campaigns one after another costs no statistics call per campaign.
@@ -148,8 +163,16 @@ class AccountReads(ServiceParts):
                 campaign_id=campaign.id
             )
 
+        # Pacing from today's live figures and the curve the checks sampled into the spend ledger.
+        live = on(today)
+        _, samples = await self.ledger_today(now, [campaign.id])
+        row = DailyRow(
+            campaign.id, today, live.spent, conversions=live.conversions, daily_budget=campaign.daily_budget,
+            status=campaign.status, name=campaign.name,
+        )
         return CampaignStatusReport(
             campaign=campaign,
+            today_pacing=campaign_pacing(now, self.ad_day, campaign.id, row, samples),
             today=on(today),
             yesterday=on(today - timedelta(days=1)),
             window=snap.stats.get(campaign.id) or CampaignStats(campaign_id=campaign.id),

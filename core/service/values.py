@@ -16,7 +16,7 @@ from core.policy import (
     Refusal,
     Rule,
 )
-from core.pacing import AccountPacing
+from core.pacing import AccountPacing, CampaignPacing
 from core.proposals import Decision, Proposal
 from core.signals import Signal, SignalThresholds
 
@@ -48,6 +48,8 @@ class CampaignStatusReport:
     """Share of the ad account's today already gone, 0..1."""
     day_label: str = "UTC"
     """The clock the ad account's days follow, for saying which "today" is meant: "EST"."""
+    today_pacing: CampaignPacing | None = None
+    """Today's spend against the daily budget and the day, and when the cap will be (or was) hit."""
 
     @property
     def window_cpa(self) -> Decimal | None:

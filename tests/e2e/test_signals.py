@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import cli
+from bot import render
 from bot.render import ALERT_MENU
 from bot.scheduler import CHECK
 from core.signals import SignalThresholds
@@ -115,6 +117,15 @@ def test_a_day_of_signals_is_announced_once_each_digested_snoozable_and_listed_b
     assert alerts[SPIKE].cleared_at < snoozed_at + timedelta(hours=4)
     resolved = [at for at, text in spike_replies if text.startswith("Resolved:")]
     assert resolved and resolved[0] >= snoozed_at + timedelta(hours=4), spike_replies
+
+    # /budget status <campaign> tells when the cap was hit, as the signal did; the account's pacing, when the
+    # balance runs out.
+    lookup = stack.on_bot(lambda: service.find_campaign(str(CAPS_EARLY)))
+    fields = [f["text"] for b in render.campaign_status(lookup.status)["blocks"] for f in b.get("fields", [])]
+    assert "*Daily budget cap (EST)*\nhit at 07:36" in fields
+    assert "at 07:36" in alerts[f"signal:CAPPED_EARLY:{CAPS_EARLY}"].summary
+    today = stack.on_bot(lambda: service.money_today(Decimal("100.00")))
+    assert today.pacing.runs_out_at is not None and today.pacing.spent > 0
 
     # `budget-bot check --json` at the same hour, on the bot's store: the signals by code, and exit code 3.
     monkeypatch.setattr(cli, "clock", clock)

@@ -46,6 +46,10 @@ CAMPAIGN_101_FIELDS = [
     "*Conversions, last 7 days*\n88",
     "*CPA, last 7 days*\n7.16",
     "*Pacing today (EST)*\n0% of an even spread (behind pace); 29% of the day gone",
+    "*Share of daily budget (EST)*\n0%",
+    "*Share of the ad day gone*\n29%",
+    "*Projected end-of-day spend*\n0.00",
+    "*Daily budget cap (EST)*\nnot today at the current rate",
 ]
 USAGE_LINES = [
     "*`/budget status`*: balance, runway, total daily budget, campaigns at risk, recommendations",
@@ -122,8 +126,12 @@ def test_acks_come_back_well_under_3_s_while_each_ad_api_call_takes_1_5_s(stack:
     )
     assert header(reply) == "Budget health"
     assert fields(reply) == SUMMARY_FIELDS
-    assert sections(reply)[0] == ":white_check_mark: No daily budget is out of proportion to the balance."
-    assert sections(reply)[1] == (
+    assert sections(reply)[:2] == [
+        ":chart_with_upwards_trend: *Today (EST)*: spent 0.00, projected 0.00 by the end of the ad day, 29% of it gone; "
+        "at the current rate nothing is spending the balance down.",
+        ":white_check_mark: No daily budget is out of proportion to the balance.",
+    ]
+    assert sections(reply)[2] == (
         "*Recommendations*\n• `UNLIMITED_DAILY_BUDGET` 1 working campaign(s) have no daily budget and can spend "
         "the whole balance in a day: Unlimited MX (105). Set a daily budget."
     )
