@@ -83,6 +83,7 @@ def test_a_day_of_signals_is_announced_once_each_digested_snoozable_and_listed_b
     assert stack.on_bot(lambda: service.backfill_ledger()) > 0
     snoozed_at: datetime | None = None
     spike_replies: list[tuple[datetime, str]] = []
+    before_day = stack.sandbox.requests.count(endpoint="statistics")
     with httpx.Client(base_url=stack.ads.url) as admin:
         for _ in range(20 * 4):  # every 15 minutes until 20:00 EST
             now = clock.advance(minutes=15)
@@ -99,6 +100,10 @@ def test_a_day_of_signals_is_announced_once_each_digested_snoozable_and_listed_b
                 snoozed_at = now
             first = {m.ts for m in channel(stack) if SPIKE in menu_keys(m) and not m.thread_ts}
             spike_replies += [(now, m.text) for m in posted if m.thread_ts in first]
+
+    # A check's statistics: the window and today, whatever the number of campaigns; the settling days hourly.
+    checks, hours = 20 * 4, 20
+    assert 2 * checks < stack.sandbox.requests.count(endpoint="statistics") - before_day <= 2 * checks + hours + 1
 
     alerts: dict[str, Any] = stack.on_bot(service.store.alerts)
     assert {k for k in alerts if k.startswith("signal:")} == EXPECTED, "each for the campaign that earned it, none for a steady one"
