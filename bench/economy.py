@@ -84,7 +84,7 @@ async def _health_check(url: str) -> tuple[dict[str, int], float, float, int]:
     sleeper = TimedSleep()
     async with PropellerAdsClient(API_TOKEN, url, sleep=sleeper) as api:
         started = time.perf_counter()
-        snapshot = await read_snapshot(api, today=datetime.now(timezone.utc).date(), window_days=WINDOW_DAYS)
+        snapshot = await read_snapshot(api, window_days=WINDOW_DAYS)
         analyze(snapshot)
         wall = time.perf_counter() - started
         return dict(api.calls), wall, sleeper.total, len(snapshot.campaigns)

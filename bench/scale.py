@@ -10,7 +10,6 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.common import API_TOKEN, ROOT, Section, child_env, free_port, mib, ms, median, proc_status, read_line, stop
@@ -69,7 +68,7 @@ def sandbox_process(campaigns: int) -> Iterator[str]:
 
 async def _read(url: str) -> AccountSnapshot:
     async with PropellerAdsClient(API_TOKEN, url) as api:
-        return await read_snapshot(api, today=datetime.now(timezone.utc).date())
+        return await read_snapshot(api)
 
 
 def _analysis(url: str) -> dict[str, float]:

@@ -34,12 +34,17 @@ class ServiceDown(Exception):
     """A service the bot needs besides PropellerAds (its database) does not answer; the message names it and where."""
 
 
+def clock() -> datetime:
+    """The time `check` works at; tests move it through an ad day."""
+    return datetime.now(timezone.utc)
+
+
 class ExitCode:
     API = 1
     """PropellerAds, or another service the bot needs (the database), failed."""
     CONFIG = 2
     ATTENTION = 3
-    """`check` only: the report holds something the channel would be alerted to."""
+    """`check` only: the report holds something the channel would be alerted to, or a signal of severity warning or above."""
     UNEXPECTED = 70
 
 
@@ -135,27 +140,31 @@ def check(
         def waiting(endpoint: str, seconds: float) -> None:
             status.update(f"waiting {seconds:.0f} s for PropellerAds' rate limit on {endpoint}…")
 
-        report = asyncio.run(_check(settings, on_rate_limit_wait=waiting))
-    from bot.report_text import needs_attention, print_report, report_json
+        report, watch = asyncio.run(_check(settings, on_rate_limit_wait=waiting))
+    from bot.report_text import needs_attention, print_report, print_watch, report_json, signals_need_attention, watch_json
 
     if as_json:
-        typer.echo(json.dumps(report_json(report, settings.currency), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps({**report_json(report, settings.currency), **watch_json(watch)}, indent=2, ensure_ascii=False))
     else:
         print_report(report, Console(), settings.currency)
-    if needs_attention(report, settings.health):
+        print_watch(watch, Console())
+    if needs_attention(report, settings.health) or signals_need_attention(watch):
         raise typer.Exit(ExitCode.ATTENTION)
 
 
 async def _check(settings: Settings, *, on_rate_limit_wait: Callable[[str, float], None] | None = None):  # noqa: ANN202
-    from bot.wiring import make_client
-    from core.health import analyze
-    from core.snapshot import read_snapshot
+    """Reads the account with the bot's own store, so the spend ledger a cron job keeps is the bot's."""
+    from bot.wiring import make_client, service_config
+    from core.service import BudgetService
+    from core.store import Store
 
-    async with make_client(settings, on_rate_limit_wait=on_rate_limit_wait) as api:
-        snapshot = await read_snapshot(
-            api, today=datetime.now(timezone.utc).date(), window_days=settings.health.window_days
-        )
-    return analyze(snapshot, settings.health)
+    store = Store.connect(settings.database_url)
+    try:
+        await store.migrate()
+        async with make_client(settings, on_rate_limit_wait=on_rate_limit_wait) as api:
+            return await BudgetService(api, store, service_config(settings), clock=clock).look()
+    finally:
+        await store.close()
 
 
 @app.command()

@@ -17,7 +17,7 @@ from core.alerts import AlertChange
 from core.errors import PropellerAdsError
 from core.health import HealthReport
 from core.proposals import Decision, Proposal
-from core.service import BudgetService, CheckResult
+from core.service import BudgetService, CheckResult, MoneyWatch
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,15 @@ class Notifier:
             return False
         return True
 
-    async def post_summary(self, report: HealthReport, *, title: str = "Budget health", late: str | None = None) -> str | None:
-        return await self.post(self.settings.channel, render.health_summary(report, title=title, late=late))
+    async def post_summary(
+        self,
+        report: HealthReport,
+        *,
+        title: str = "Budget health",
+        late: str | None = None,
+        today: MoneyWatch | None = None,
+    ) -> str | None:
+        return await self.post(self.settings.channel, render.health_summary(report, title=title, late=late, today=today))
 
     async def post_failure(self, exc: PropellerAdsError, *, doing: str) -> str | None:
         """One line in the channel when scheduled work could not read PropellerAds."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -32,8 +32,9 @@ from core.errors import PropellerAdsError
 from core.health import HealthReport
 from core.models import carries_id, named
 from core.money import DEFAULT_CURRENCY, fmt_amount, fmt_days, fmt_money, fmt_percent
+from core.pacing import CampaignPacing
 from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditEntry, Decision, Outcome, Proposal, ProposalState
-from core.service import CampaignLookup, CampaignStatusReport, CheckResult
+from core.service import CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch
 
 Message = dict[str, Any]
 
@@ -109,9 +110,10 @@ def _pct(share: Decimal | None) -> str:
 
 def health_summary(
     report: HealthReport, *, title: str = "Budget health", late: str | None = None,
-    currency: str = DEFAULT_CURRENCY,
+    today: MoneyWatch | None = None, currency: str = DEFAULT_CURRENCY,
 ) -> Message:
-    """The account's health; `late` says why a scheduled summary comes after its time."""
+    """The account's health, and its pacing `today` when the spend ledger has it; `late` says why a scheduled
+    summary comes after its time."""
     risks = report.campaigns_at_risk
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(title, 150)))]
     if late:
@@ -129,6 +131,8 @@ def health_summary(
             ]
         ),
     ]
+    if today is not None:
+        blocks.append(_section(_account_pacing(today)))
     if risks:
         lines = [
             f"• {_bold_named(r.name, r.id)}: {fmt_money(r.daily_budget)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
@@ -150,6 +154,42 @@ def health_summary(
     return _message(text, blocks)
 
 
+def _moment(at: datetime | None, day: date) -> str:
+    """A moment on the ad account's clock: "14:05", with the day when it is not the ad day meant."""
+    if at is None:
+        return "-"
+    return f"{at:%H:%M}" if at.date() == day else f"{at:%a %d %b %H:%M}"
+
+
+def _account_pacing(today: MoneyWatch) -> str:
+    pacing = today.pacing
+    runs_out = (
+        f"the balance runs out {_moment(pacing.runs_out_at, pacing.day)}" if pacing.runs_out_at else "nothing is spending the balance down"
+    )
+    return (
+        f":chart_with_upwards_trend: *Today ({today.day_label})*: spent {fmt_money(pacing.spent)}, projected "
+        f"{fmt_money(pacing.projected)} by the end of the ad day, {_pct(pacing.day_share)} of it gone; at the current "
+        f"rate {runs_out}."
+    )
+
+
+def _campaign_pacing(pacing: CampaignPacing, label: str) -> SectionBlock:
+    if pacing.capped:
+        cap = f"hit at {_moment(pacing.cap_at, pacing.day)}" if pacing.cap_at else "hit"
+    elif pacing.daily_budget is None:
+        cap = "no daily limit"
+    else:
+        cap = f"at {_moment(pacing.cap_at, pacing.day)} at the current rate" if pacing.cap_at else "not today at the current rate"
+    return _fields(
+        [
+            (f"Share of daily budget ({label})", _pct(pacing.budget_share) if pacing.budget_share is not None else "-"),
+            ("Share of the ad day gone", _pct(pacing.day_share)),
+            ("Projected end-of-day spend", fmt_money(pacing.projected)),
+            (f"Daily budget cap ({label})", cap),
+        ]
+    )
+
+
 def campaign_status(status: CampaignStatusReport, *, currency: str = DEFAULT_CURRENCY) -> Message:
     c = status.campaign
     pacing = status.pacing
@@ -164,16 +204,18 @@ def campaign_status(status: CampaignStatusReport, *, currency: str = DEFAULT_CUR
             [
                 ("Status", c.status_label + (" (archived)" if c.is_archived else "")),
                 ("Daily budget", fmt_amount(c.daily_budget, currency)),
-                ("Spend today", fmt_amount(status.today.spent, currency)),
+                (f"Spend today ({status.day_label})", fmt_amount(status.today.spent, currency)),
                 ("Spend yesterday", fmt_amount(status.yesterday.spent, currency)),
                 (f"Spend, last {status.window_days} days", fmt_amount(status.window.spent, currency)),
                 (f"Conversions, last {status.window_days} days", str(status.window.conversions)),
                 (f"CPA, last {status.window_days} days", fmt_amount(status.window_cpa, currency) if status.window_cpa is not None else "no conversions"),
-                ("Pacing today", pace),
+                (f"Pacing today ({status.day_label})", pace),
             ]
         ),
     ]
-    text = f"{named(c.name, c.id)}: {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today"
+    if status.today_pacing is not None:
+        blocks.append(_campaign_pacing(status.today_pacing, status.day_label))
+    text = f"{named(c.name, c.id)}: {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today ({status.day_label})"
     return _message(escape(text), blocks)
 
 
@@ -591,12 +633,13 @@ def home_view(
     report: HealthReport | None,
     pending: Sequence[Proposal],
     error: PropellerAdsError | None = None,
+    today: MoneyWatch | None = None,
     *,
     currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     if report is not None:
-        blocks.extend(health_summary(report, title="Budget health now", currency=currency)["blocks"])
+        blocks.extend(health_summary(report, title="Budget health now", today=today, currency=currency)["blocks"])
     elif error is not None:
         blocks.extend(api_error(error, doing="read the account")["blocks"])
     blocks.append(DividerBlock().to_dict())

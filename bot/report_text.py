@@ -13,10 +13,20 @@ from rich.text import Text
 from core.alerts import conditions_of
 from core.health import HealthReport, HealthThresholds
 from core.money import DEFAULT_CURRENCY, cents, fmt_amount, fmt_days, fmt_money, fmt_percent
+from core.service import MoneyWatch
+from core.signals import Severity
 
 MAX_ROWS = 10
 # C0 and C1 controls (ESC starts terminal sequences: hidden links, cleared screens) and the bidi overrides.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(cents(value))
+
+
+def _share(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.0001")))
 
 
 def printable(text: object) -> str:
@@ -36,9 +46,7 @@ def needs_attention(report: HealthReport, thresholds: HealthThresholds) -> bool:
 
 def report_json(report: HealthReport, currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
     """The report as plain JSON values; money as strings so no cent is lost to floats."""
-
-    def money(value: Decimal | None) -> str | None:
-        return None if value is None else str(cents(value))
+    money = _money
 
     def days(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
@@ -88,6 +96,62 @@ def report_json(report: HealthReport, currency: str = DEFAULT_CURRENCY) -> dict[
         ],
         "generated_at": report.generated_at.isoformat(),
     }
+
+
+def signals_need_attention(watch: MoneyWatch) -> bool:
+    """Whether a signal of severity warning or above holds."""
+    return any(signal.severity >= Severity.WARNING for signal in watch.signals)
+
+
+def watch_json(watch: MoneyWatch) -> dict[str, Any]:
+    """The signals that hold and today's pacing, account and campaigns; times on the ad account's clock."""
+    pacing = watch.pacing
+
+    def moment(value: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "signals": [
+            {"code": s.code.value, "campaign_id": s.campaign_id, "severity": s.severity.name.lower(), "message": s.message}
+            for s in watch.signals
+        ],
+        "pacing": {
+            "day": pacing.day.isoformat(),
+            "day_clock": watch.day_label,
+            "day_share": _share(pacing.day_share),
+            "spent": _money(pacing.spent),
+            "projected": _money(pacing.projected),
+            "balance_runs_out_at": moment(pacing.runs_out_at),
+            "campaigns": [
+                {
+                    "id": c.campaign_id,
+                    "spent": _money(c.spent),
+                    "daily_budget": _money(c.daily_budget),
+                    "budget_share": _share(c.budget_share),
+                    "projected": _money(c.projected),
+                    "capped": c.capped,
+                    "cap_at": moment(c.cap_at),
+                }
+                for c in pacing.campaigns
+            ],
+        },
+    }
+
+
+def print_watch(watch: MoneyWatch, console: Console) -> None:
+    pacing = watch.pacing
+    runs_out = pacing.runs_out_at.strftime("%a %d %b %H:%M") if pacing.runs_out_at else "not at today's rate"
+    console.print(
+        f"\nToday ({watch.day_label}): spent {fmt_money(pacing.spent)}, projected {fmt_money(pacing.projected)} "
+        f"with {fmt_percent(pacing.day_share)} of the day gone; the balance runs out: {runs_out}",
+        markup=False,
+        highlight=False,
+    )
+    if watch.signals:
+        console.print("\n[bold]Signals[/bold]")
+        for signal in watch.signals:
+            # The message carries campaign names: printed as data, never as console markup.
+            console.print(Text.assemble(("  " + signal.code.value, "cyan"), "  ", printable(signal.message)), highlight=False)
 
 
 def print_report(report: HealthReport, console: Console, currency: str = DEFAULT_CURRENCY) -> None:

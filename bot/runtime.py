@@ -17,12 +17,14 @@ from bot.app import create_app, make_web_client
 from bot.notify import Notifier
 from bot.scheduler import Jobs, build_scheduler
 from bot.settings import Settings
-from bot.wiring import make_client
-from core.service import BudgetService, ServiceConfig
+from bot.wiring import make_client, service_config
+from core.errors import PropellerAdsError
+from core.service import BudgetService
 from core.store import Store
 from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
+BACKFILL_PAUSE = timedelta(seconds=40)
 
 
 def describe_database_error(url: str, exc: SQLAlchemyError) -> str:
@@ -47,6 +49,8 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     _later: asyncio.Task[None] | None = None
     """The finishing of an apply a stopped process left, once its lease lapses."""
+    _backfill: asyncio.Task[None] | None = None
+    """The spend ledger's first 30 days, read in the background."""
 
     @classmethod
     def build(
@@ -57,18 +61,10 @@ class Runtime:
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> "Runtime":
         store = Store.connect(settings.database_url)
-        config = ServiceConfig(
-            thresholds=settings.health,
-            guardrails=settings.guardrails,
-            rules=tuple(settings.rules),
-            approvers=frozenset(settings.approvers),
-            proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
-            snapshot_ttl=timedelta(seconds=settings.snapshot_ttl_seconds),
-        )
         service = BudgetService(
             make_client(settings),
             store,
-            config,
+            service_config(settings),
             clock=clock,
             lease=timedelta(seconds=settings.reconcile_after_seconds),
         )
@@ -94,6 +90,7 @@ class Runtime:
             # A stopped process left an apply whose lease still holds: finish it once the lease lapses.
             self._later = asyncio.create_task(self._reconcile_at(due))
         if schedule:
+            self._backfill = asyncio.create_task(self._fill_ledger())
             await self.jobs.catch_up()
             self.scheduler = build_scheduler(self.jobs, check_now=True)
             self.scheduler.start()
@@ -109,9 +106,19 @@ class Runtime:
         await asyncio.sleep(min(max(wait, 0.0), self.settings.reconcile_after_seconds) + 0.05)
         await self.notifier.post_decisions(await self.service.reconcile_quietly())
 
+    async def _fill_ledger(self) -> None:
+        """One chunk of past days at a time with a pause between, so checks and commands keep the statistics
+        limit (2 calls a minute) for themselves; a failure leaves the rest to the next start."""
+        try:
+            while await self.service.backfill_ledger(max_chunks=1):
+                await asyncio.sleep(BACKFILL_PAUSE.total_seconds())
+        except PropellerAdsError as exc:
+            log.warning("spend ledger backfill stopped: %s", exc)
+
     async def stop(self) -> None:
-        if self._later is not None:
-            self._later.cancel()
+        for task in (self._later, self._backfill):
+            if task is not None:
+                task.cancel()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.service.api.aclose()

@@ -97,11 +97,12 @@ class Jobs:
             )
         try:
             report = await self.service.health(fresh=True)
+            today = await self.service.money_today(report.balance)
         except PropellerAdsError as exc:
             # The channel waits for this summary: a morning without it must say why.
             await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
             raise
-        await self.notifier.post_summary(report, title="Daily budget summary", late=late)
+        await self.notifier.post_summary(report, title="Daily budget summary", late=late, today=today)
 
     async def catch_up(self, at: datetime | None = None) -> bool:
         """Runs today's summary late when its time has passed and no replica ran it: the bot was down or paused.

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from core.adday import DEFAULT_AD_TIMEZONE, AdDay
+from core.signals import SignalThresholds
 from core.health import HealthThresholds
 from core.money import DEFAULT_CURRENCY
 from core.policy import Guardrails, Rule
@@ -98,6 +99,8 @@ class Settings(BaseSettings):
     health: HealthThresholds = Field(default_factory=HealthThresholds)
     guardrails: Guardrails = Field(default_factory=Guardrails)
     rules: list[Rule] = Field(default_factory=list)
+    signals: SignalThresholds = Field(default_factory=SignalThresholds)
+    """When each signal about the way money moves fires: the `[signals]` table."""
 
     @field_validator("approvers", mode="before")
     @classmethod

@@ -1,11 +1,26 @@
-"""Builds the long-lived pieces from settings: the PropellerAds client and its options."""
+"""Builds the long-lived pieces from settings: the PropellerAds client and its options, the service's configuration."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.settings import Settings
 from core.propellerads import ClientOptions, PropellerAdsClient
+from core.service import ServiceConfig
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    return ServiceConfig(
+        thresholds=settings.health,
+        guardrails=settings.guardrails,
+        rules=tuple(settings.rules),
+        approvers=frozenset(settings.approvers),
+        proposal_ttl=timedelta(hours=settings.proposal_ttl_hours),
+        snapshot_ttl=timedelta(seconds=settings.snapshot_ttl_seconds),
+        ad_day=settings.ad_day,
+        signals=settings.signals,
+    )
 
 
 PROBE_TIMEOUT_SECONDS = 5.0

@@ -44,6 +44,23 @@ class AdDay:
                 f"{value!r} is neither a UTC offset like -05:00 nor a time zone name like America/New_York"
             ) from None
 
+    @property
+    def label(self) -> str:
+        """How reports name the day's clock: "EST" for PropellerAds' own, else the zone or offset."""
+        if isinstance(self.zone, ZoneInfo):
+            return self.name
+        offset = self.zone.utcoffset(None) or timedelta(0)
+        if offset == timedelta(hours=-5):
+            return "EST"
+        if not offset:
+            return "UTC"
+        text = format_api_tz(offset)
+        return f"UTC{text[:3]}:{text[3:]}"
+
+    def day_start(self, at: datetime) -> datetime:
+        """The UTC instant the instant's ad day began: where the daily cap on increases starts over."""
+        return self.start(self.today(at))
+
     def today(self, at: datetime) -> date:
         """The ad day the instant falls in."""
         return self.local(at).date()

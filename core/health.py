@@ -103,6 +103,8 @@ class AccountSnapshot:
     stat_names: dict[int, str] = field(default_factory=dict)
     unreadable: list[UnreadableItem] = field(default_factory=list)
     """Campaigns and statistics rows left out because their figures could not be read."""
+    seen: list[Campaign] = field(default_factory=list)
+    """Every campaign the read returned, working or not: the spend ledger keeps the status of each."""
 
     @property
     def window_days(self) -> int:

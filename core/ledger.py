@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from core.adday import AdDay
 from core.ledger_types import DailyRow, IntradaySample
-from core.models import Campaign, StatisticsRow
+from core.models import Campaign, StatisticsRow, stored_name
 from core.propellerads import MAX_TZ_SPAN_DAYS, PropellerAdsClient
 from core.store.ledger import Coverage, SpendLedger
 
@@ -113,7 +113,7 @@ def today_rows(day: date, stats: Iterable[StatisticsRow], campaigns: Iterable[Ca
     for campaign in campaigns:
         known = figures.pop(campaign.id, None) or DailyRow(campaign.id, day, spent=Decimal(0))
         seen.append(
-            replace(known, daily_budget=campaign.daily_budget, status=campaign.status, name=campaign.name or known.name)
+            replace(known, daily_budget=campaign.daily_budget, status=campaign.status, name=stored_name(campaign.name) or known.name)
         )
     return seen, list(figures.values())
 
@@ -129,5 +129,5 @@ def _row(stat: StatisticsRow, day: date) -> DailyRow:
         conversions=stat.conversions,
         # Statistics say 0 for a campaign without a daily limit.
         daily_budget=stat.daily_amount or None,
-        name=stat.campaign_name or "",
+        name=stored_name(stat.campaign_name or ""),
     )

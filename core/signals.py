@@ -50,6 +50,9 @@ class Severity(IntEnum):
 class SignalThresholds(BaseModel):
     """When each signal fires; every figure is configurable (the `[signals]` table)."""
 
+    enabled: bool = True
+    """Off, the spend ledger is still kept and pacing shown, but no signal is raised."""
+
     stopped_spending_hours: Decimal = Field(Decimal(2), gt=0)
     """A working campaign under its cap that spent in the hours before has spent nothing for this long."""
     paused_news_hours: Decimal = Field(Decimal(4), gt=0)

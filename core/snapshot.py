@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 
+from core.adday import UTC_DAY, AdDay
 from core.health import AccountSnapshot
 from core.models import CampaignStatus, UnreadableItem, sum_by_campaign
 from core.propellerads import PropellerAdsClient
@@ -16,17 +18,27 @@ def trailing_window(today: date, days: int) -> tuple[date, date]:
 
 
 async def read_snapshot(
-    api: PropellerAdsClient, *, today: date, window_days: int = 7, now: datetime | None = None
+    api: PropellerAdsClient,
+    *,
+    ad_day: AdDay = UTC_DAY,
+    window_days: int = 7,
+    now: datetime | None = None,
+    statuses: Iterable[int] = (CampaignStatus.WORKING,),
 ) -> AccountSnapshot:
-    """Three kinds of call whatever the account size: balance, the campaign pages, one statistics query."""
-    window_from, window_to = trailing_window(today, window_days)
+    """Three kinds of call whatever the account size: balance, the campaign pages, one statistics query.
+
+    The window is the whole ad days (as the account counts them) before the one `now` falls in; campaigns
+    are read in `statuses` (those that left working, for the spend ledger) and analysed when working.
+    """
+    now = now or datetime.now(timezone.utc)
+    window_from, window_to = trailing_window(ad_day.today(now), window_days)
     unreadable: list[UnreadableItem] = []
     try:
         async with asyncio.TaskGroup() as group:
             balance_task = group.create_task(api.balance())
-            campaigns_task = group.create_task(api.campaigns(statuses=[CampaignStatus.WORKING], unreadable=unreadable))
+            campaigns_task = group.create_task(api.campaigns(statuses=list(statuses), unreadable=unreadable))
             rows_task = group.create_task(
-                api.statistics(window_from, window_to, group_by=("campaign_id",), unreadable=unreadable)
+                api.statistics(window_from, window_to, group_by=("campaign_id",), ad_day=ad_day, unreadable=unreadable)
             )
     except BaseExceptionGroup as failed:
         # The first failure is the one to report; the others were cancelled because of it.
@@ -39,7 +51,8 @@ async def read_snapshot(
         stats=sum_by_campaign(rows),
         window_from=window_from,
         window_to=window_to,
-        taken_at=now or datetime.now(timezone.utc),
+        taken_at=now,
         stat_names={r.campaign_id: r.campaign_name for r in rows if r.campaign_id and r.campaign_name},
         unreadable=unreadable,
+        seen=campaigns,
     )

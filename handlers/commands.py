@@ -33,7 +33,8 @@ async def budget_command(
 
     if verb == "status" and not rest:
         report = await ctx.service.health()
-        await respond(**render.health_summary(report, currency=ctx.settings.currency), response_type="ephemeral")
+        today = await ctx.service.money_today(report.balance)
+        await respond(**render.health_summary(report, today=today, currency=ctx.settings.currency), response_type="ephemeral")
     elif verb == "status":
         lookup = await ctx.service.find_campaign(rest)
         currency = ctx.settings.currency

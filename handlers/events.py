@@ -22,10 +22,11 @@ async def home_opened(event: dict[str, Any], context: AsyncBoltContext, client: 
     if event.get("tab", "home") != "home" or not user:
         return
     ctx = budget(context)
-    report, error = None, None
+    report, today, error = None, None, None
     try:
         report = await ctx.service.health()
+        today = await ctx.service.money_today(report.balance)
     except PropellerAdsError as exc:
         error = exc
     pending = await ctx.service.pending_proposals()
-    await client.views_publish(user_id=user, view=render.home_view(report, pending, error, currency=ctx.settings.currency))
+    await client.views_publish(user_id=user, view=render.home_view(report, pending, error, today, currency=ctx.settings.currency))

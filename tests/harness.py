@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from bot.runtime import Runtime
 from bot.server import build_web_app
 from bot.settings import Settings
+from core.signals import SignalThresholds
 from sandbox.adplatform import SANDBOX_KEY, Account, Campaign, Sandbox, SandboxConfig, start_sandbox
 from sandbox.serving import BackgroundServer
 from sandbox.slack import SlackStandIn, start_standin
@@ -144,6 +145,9 @@ def bot_settings(api_url: str, slack_url: str, db_url: str, **overrides: Any) ->
         "snapshot_ttl_seconds": 0,
         "reconcile_after_seconds": 10,
         "rules": [CPA_RULE],
+        # The stacks run on the real clock, where today's spend signals depend on the hour; tests of
+        # signals turn them on with a clock of their own.
+        "signals": SignalThresholds(enabled=False),
     }
     values.update(overrides)
     return Settings(**values)
@@ -159,12 +163,17 @@ def running_stack(
     schedule: bool = False,
     db_url: str | None = None,
     start_bot: bool = True,
+    shared_clock: bool = False,
     **settings: Any,
 ) -> Iterator[Stack]:
-    """Starts the sandbox, the Slack stand-in and (unless told not to) the bot in HTTP mode."""
+    """Starts the sandbox, the Slack stand-in and (unless told not to) the bot in HTTP mode.
+
+    With `shared_clock` the sandbox spends by the bot's `clock` too, so moving it moves the ad day.
+    """
     now = (clock or (lambda: datetime.now(timezone.utc)))()
     config = sandbox_config or SandboxConfig(rate_limits={"statistics": None})
-    ads = start_sandbox(account or exact_account(now.date()), token=API_TOKEN, config=config)
+    ads_clock = clock if shared_clock else None
+    ads = start_sandbox(account or exact_account(now.date()), token=API_TOKEN, config=config, clock=ads_clock)
     slack_server, slack = start_standin(bot_url=None, signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, channel_id=CHANNEL)
     bot_server = None
     try:

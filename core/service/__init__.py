@@ -6,17 +6,18 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from core.executor import Executor, utc_day_start
+from core.executor import Executor
+from core.ledger import LedgerSync
 from core.propellerads import PropellerAdsClient
 from core.store import Store
 from core.service.checks import HealthChecks
 from core.service.decisions import Decisions
 from core.service.reads import AccountReads, SharedReads, campaign_id_in
-from core.service.values import CampaignLookup, CampaignStatusReport, CheckResult, EditResult, ServiceConfig
+from core.service.values import CampaignLookup, CampaignStatusReport, CheckResult, EditResult, MoneyWatch, ServiceConfig
 
 
 __all__ = [
-    "BudgetService", "CampaignLookup", "CampaignStatusReport", "CheckResult", "EditResult", "ServiceConfig",
+    "BudgetService", "CampaignLookup", "CampaignStatusReport", "CheckResult", "EditResult", "MoneyWatch", "ServiceConfig",
     "SharedReads", "campaign_id_in",
 ]
 
@@ -37,8 +38,10 @@ class BudgetService(AccountReads, HealthChecks, Decisions):
         self.store = store
         self.config = config
         self.clock = clock
-        self.day_start = utc_day_start
-        """Where "today" starts for the increase cap."""
+        self.ad_day = config.ad_day
+        self.day_start = config.ad_day.day_start
+        self.ledger = LedgerSync(api, store.ledger, config.ad_day)
+        """Where "today" starts for the increase cap: the ad account's day, as its daily budgets count."""
         self.executor = Executor(
             store,
             api,

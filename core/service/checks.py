@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from core import alerts as alert_rules
 from core.alerts import AlertChange, ChangeKind, Condition
@@ -18,12 +20,22 @@ from core.policy import (
     evaluate,
     rule_for,
 )
+from core.pacing import account_pacing
 from core.proposals import TELLING_HOLD
+from core.signals import Signal, detect
 from core.snapshot import trailing_window
 from core.alerts import Alert
-from core.service.values import CheckResult
+from core.service.values import CheckResult, MoneyWatch
 from core.service.reads import ServiceParts
 
+log = logging.getLogger(__name__)
+SIGNAL_PREFIX = "signal:"
+
+def signal_condition(signal: Signal) -> Condition:
+    """A signal as an alert: raised once, threaded when it worsens or resolves, snoozable. An alert is at least
+    a warning, so a signal worth less is told as one."""
+    where = "" if signal.campaign_id is None else f":{signal.campaign_id}"
+    return Condition(f"{SIGNAL_PREFIX}{signal.code.value}{where}", max(int(signal.severity), alert_rules.WARNING), signal.message)
 
 
 class HealthChecks(ServiceParts):
@@ -52,7 +64,9 @@ class HealthChecks(ServiceParts):
             return result
         report = analyze(snap, self.config.thresholds)
         result.report = report
+        result.watch = await self.watch_money(snap, now)
         conditions = alert_rules.conditions_of(report, self.config.thresholds.low_balance_days)
+        conditions += [signal_condition(signal) for signal in result.watch.signals]
         async with self._alerts_lock:
             previous = await self.store.alerts()
             judged = [k for k in previous if k != alert_rules.WRITE_DENIED]
@@ -62,6 +76,44 @@ class HealthChecks(ServiceParts):
         saved = await self.store.save_candidates(candidates, now=now, ttl=self.config.proposal_ttl)
         result.created, result.superseded, result.kept = saved.created, saved.superseded, saved.kept
         return result
+
+    async def watch_money(self, snap: AccountSnapshot, now: datetime) -> MoneyWatch:
+        """Today into the spend ledger (one grouped statistics call), the last days re-read while conversions
+        settle (hourly), and pacing and signals worked out from what the ledger holds.
+
+        A failed read leaves the ledger as it was: pacing and signals then come from what is there.
+        """
+        try:
+            await self.ledger.read_today(now, snap.seen)
+            await self.ledger.settle(now)
+        except PropellerAdsError as exc:
+            log.warning("spend ledger not updated: %s", exc)
+        return await self._money_in_ledger(snap.balance, now)
+
+    async def money_today(self, balance: Decimal | None) -> MoneyWatch:
+        """Today's pacing and signals from what the spend ledger holds (the last check's reading) and a balance
+        the caller read: no call to PropellerAds."""
+        return await self._money_in_ledger(balance, self.clock())
+
+    async def _money_in_ledger(self, balance: Decimal | None, now: datetime) -> MoneyWatch:
+        rows, samples = await self.ledger_today(now)
+        rules = list(self.config.rules)
+        target_cpa = {i: r.target_cpa for i in {row.campaign_id for row in rows} if (r := rule_for(rules, i))}
+        signals = self.config.signals
+        return MoneyWatch(
+            pacing=account_pacing(now, self.ad_day, rows, samples, balance),
+            signals=detect(now, self.ad_day, rows, samples, balance, signals, target_cpa) if signals.enabled else [],
+            day_label=self.ad_day.label,
+        )
+
+    async def look(self) -> tuple[HealthReport, MoneyWatch]:
+        """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""
+        snap = await self.snapshot(fresh=True)
+        return analyze(snap, self.config.thresholds), await self.watch_money(snap, self.clock())
+
+    async def backfill_ledger(self, *, max_chunks: int | None = None) -> int:
+        """Reads the past days the spend ledger lacks (30), a chunk at a time; how many chunks it read."""
+        return await self.ledger.backfill(self.clock(), max_chunks=max_chunks)
 
     async def _update_alerts(
         self, previous: Mapping[str, Alert], conditions: list[Condition], *, judged: Iterable[str]
@@ -108,8 +160,10 @@ class HealthChecks(ServiceParts):
         return accepted, refused
 
     async def _performance_over(self, snap: AccountSnapshot, days: int, now: datetime) -> dict[int, CampaignPerformance]:
-        window_from, window_to = trailing_window(now.date(), days)
-        stats = sum_by_campaign(await self.api.statistics(window_from, window_to, group_by=("campaign_id",)))
+        window_from, window_to = trailing_window(self.ad_day.today(now), days)
+        stats = sum_by_campaign(
+            await self.api.statistics(window_from, window_to, group_by=("campaign_id",), ad_day=self.ad_day)
+        )
         result = {}
         for c in snap.campaigns:
             s = stats.get(c.id) or CampaignStats(campaign_id=c.id)

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
+from core.adday import AdDay
 from core.errors import PropellerAdsError
 from core.executor import Executor
 from core.health import AccountSnapshot, HealthReport, analyze
-from core.models import Campaign, CampaignStats, StatisticsRow, sum_by_campaign
+from core.ledger import LedgerSync
+from core.ledger_types import DailyRow, IntradaySample
+from core.models import Campaign, CampaignStatus, CampaignStats, StatisticsRow, sum_by_campaign
+from core.pacing import campaign_pacing
 from core.propellerads import PropellerAdsClient
 from core.snapshot import read_snapshot
 from core.store import Store
+from core.store.ledger import SAMPLES_KEPT
 from core.service.values import CampaignLookup, CampaignStatusReport, ServiceConfig
 
 
 MAX_PICK_LIST = 10
+WATCHED_STATUSES = (
+    CampaignStatus.WORKING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.MODERATION,
+    CampaignStatus.REJECTED,
+    CampaignStatus.STOPPED,
+    CampaignStatus.COMPLETED,
+)
+"""Read with the working ones, in the same pages: a campaign that left working is news to the spend ledger."""
 T = TypeVar("T")
 
 
@@ -74,8 +87,10 @@ class ServiceParts:
     store: Store
     config: ServiceConfig
     clock: Callable[[], datetime]
+    ad_day: AdDay
     day_start: Callable[[datetime], datetime]
     executor: Executor
+    ledger: LedgerSync
     _reads: SharedReads
     _alerts_lock: asyncio.Lock
 
@@ -86,7 +101,13 @@ class AccountReads(ServiceParts):
     async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
         async def read() -> AccountSnapshot:
             now = self.clock()
-            return await read_snapshot(self.api, today=now.date(), window_days=self.config.thresholds.window_days, now=now)
+            return await read_snapshot(
+                self.api,
+                ad_day=self.ad_day,
+                window_days=self.config.thresholds.window_days,
+                now=now,
+                statuses=WATCHED_STATUSES,
+            )
 
         return await self._reads.get("snapshot", read, fresh=fresh)
 
@@ -126,10 +147,25 @@ class AccountReads(ServiceParts):
         """Yesterday's and today's statistics of every campaign: one grouped call shared by all lookups."""
 
         async def read() -> list[StatisticsRow]:
-            today = self.clock().date()
-            return await self.api.statistics(today - timedelta(days=1), today, group_by=("campaign_id", "date_time"))
+            today = self.ad_day.today(self.clock())
+            return await self.api.statistics(
+                today - timedelta(days=1), today, group_by=("campaign_id", "date_time"), ad_day=self.ad_day
+            )
 
         return await self._reads.get("recent_days", read)
+
+    async def ledger_today(
+        self, now: datetime, campaign_ids: Iterable[int] | None = None
+    ) -> tuple[list[DailyRow], list[IntradaySample]]:
+        """The spend ledger's rows of the baseline days up to today, and the samples it keeps."""
+        today = self.ad_day.today(now)
+        held = self.ledger.ledger
+        rows = await held.days(today - timedelta(days=self.config.signals.baseline_days + 1), today, campaign_ids)
+        samples = await held.samples(now - SAMPLES_KEPT)
+        if campaign_ids is not None:
+            wanted = set(campaign_ids)
+            samples = [s for s in samples if s.campaign_id in wanted]
+        return rows, samples
 
     async def _status_of(self, campaign: Campaign) -> CampaignStatusReport:
         # The window's figures come from the shared snapshot, the last two days from one shared read:
@@ -137,19 +173,27 @@ class AccountReads(ServiceParts):
         snap = await self.snapshot()
         rows = [r for r in await self._recent_days() if r.campaign_id == campaign.id]
         now = self.clock()
-        today = now.date()
+        today = self.ad_day.today(now)
 
         def on(day: date) -> CampaignStats:
             return sum_by_campaign([r for r in rows if r.day == day]).get(campaign.id) or CampaignStats(
                 campaign_id=campaign.id
             )
 
-        seconds = Decimal(now.hour * 3600 + now.minute * 60 + now.second)
+        # Pacing from today's live figures and the curve the checks sampled into the spend ledger.
+        live = on(today)
+        _, samples = await self.ledger_today(now, [campaign.id])
+        row = DailyRow(
+            campaign.id, today, live.spent, conversions=live.conversions, daily_budget=campaign.daily_budget,
+            status=campaign.status, name=campaign.name,
+        )
         return CampaignStatusReport(
             campaign=campaign,
+            today_pacing=campaign_pacing(now, self.ad_day, campaign.id, row, samples),
             today=on(today),
             yesterday=on(today - timedelta(days=1)),
             window=snap.stats.get(campaign.id) or CampaignStats(campaign_id=campaign.id),
             window_days=snap.window_days,
-            day_elapsed=seconds / Decimal(86400),
+            day_elapsed=self.ad_day.share_gone(now),
+            day_label=self.ad_day.label,
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from core.adday import UTC_DAY, AdDay
 from core.alerts import AlertChange
 from core.errors import PropellerAdsError
 from core.health import HealthReport, HealthThresholds
@@ -15,7 +16,9 @@ from core.policy import (
     Refusal,
     Rule,
 )
+from core.pacing import AccountPacing, CampaignPacing
 from core.proposals import Decision, Proposal
+from core.signals import Signal, SignalThresholds
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,9 @@ class ServiceConfig:
     approvers: frozenset[str] = frozenset()
     proposal_ttl: timedelta = timedelta(hours=24)
     snapshot_ttl: timedelta = timedelta(seconds=60)
+    ad_day: AdDay = UTC_DAY
+    signals: SignalThresholds = field(default_factory=SignalThresholds)
+    """Where the ad account's days begin: "today", the spend window, pacing, the daily cap on increases."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,11 @@ class CampaignStatusReport:
     """The health check's window of whole days before today."""
     window_days: int
     day_elapsed: Decimal
-    """Share of today (UTC) already gone, 0..1."""
+    """Share of the ad account's today already gone, 0..1."""
+    day_label: str = "UTC"
+    """The clock the ad account's days follow, for saying which "today" is meant: "EST"."""
+    today_pacing: CampaignPacing | None = None
+    """Today's spend against the daily budget and the day, and when the cap will be (or was) hit."""
 
     @property
     def window_cpa(self) -> Decimal | None:
@@ -64,9 +74,19 @@ class CampaignLookup:
     """How many campaigns matched in all."""
 
 
+@dataclass(frozen=True)
+class MoneyWatch:
+    """How today's money moves, from the spend ledger: pacing, and the signals that hold now."""
+
+    pacing: AccountPacing
+    signals: list[Signal]
+    day_label: str
+
+
 @dataclass
 class CheckResult:
     report: HealthReport | None = None
+    watch: MoneyWatch | None = None
     error: PropellerAdsError | None = None
     alerts: list[AlertChange] = field(default_factory=list)
     created: list[Proposal] = field(default_factory=list)

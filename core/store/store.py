@@ -1,11 +1,14 @@
-"""The bot's store as one object: proposals, the audit log, alerts and the scheduled-run ledger."""
+"""The bot's store as one object: proposals, the audit log, alerts, the scheduled-run ledger and the spend ledger."""
 
 from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.alerts import Alert
 from core.store.alerts import AlertRecords
 from core.store.audit import AuditLog, audit_of, audit_row
 from core.store.database import normalize_url
+from core.store.ledger import SpendLedger
 from core.store.proposals import ApprovalUnit, ProposalRecords, SaveOutcome, proposal_of
 from core.store.runs import RunLedger
 
@@ -16,3 +19,8 @@ __all__ = [
 
 class Store(ProposalRecords, AuditLog, AlertRecords, RunLedger):
     """Every table of the store behind one connection; each module holds one room of it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.ledger = SpendLedger(self.engine)
+        """The ad account's spend history, on the same connection."""

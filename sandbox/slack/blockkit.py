@@ -94,10 +94,9 @@ def texts(value: Any) -> Iterator[str]:
             yield from texts(item)
 
 
-def find_action(
-    blocks: list[dict[str, Any]], action_id: str, *, option: str | None = None
-) -> tuple[str, dict[str, Any]]:
-    """The block_id and element of the interactive element with this action_id (and, for a menu, this option)."""
+def find_action(blocks: list[dict[str, Any]], action_id: str, value: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The block_id and element of the interactive element with this action_id; of menus sharing one (an
+    overflow menu per line), the one offering `value`."""
     for block in blocks:
         candidates = []
         if block.get("type") == "actions":
@@ -107,9 +106,10 @@ def find_action(
         for element in candidates:
             if element.get("action_id") != action_id:
                 continue
-            if option is None or any(o.get("value") == option for o in element.get("options", [])):
+            options = element.get("options")
+            if value is None or options is None or any(o.get("value") == value for o in options):
                 return block.get("block_id", ""), element
-    raise LookupError(f"no element with action_id {action_id!r}" + (f" offering {option!r}" if option else ""))
+    raise LookupError(f"no element with action_id {action_id!r}" + (f" offering {value!r}" if value else ""))
 
 
 def input_state(

@@ -60,15 +60,15 @@ class Interactions(Sender, Messages, Views):
                     value: str | None = None, channel_id: str | None = None, option: str | None = None) -> Ack:
         """Clicks the button `action_id` on a message (one the user can see); returns on the ack.
 
-        `value` overrides the button's own value; `option` picks that option of a menu (an overflow
-        menu's choice). Confirm dialogs are the page's business: from Python the click is sent as if confirmed.
+        `value` overrides the button's own value; of a menu, it is the option picked. Confirm dialogs are the page's business:
+        from Python the click is sent as if confirmed.
         """
         user = self.user(user_id)
         channel = self.channel_for(channel_id or self.channel_id)
         message = next((m for m in self.messages(channel, user_id=user.id) if m.ts == message_ts), None)
         if message is None:
             raise LookupError(f"no message {message_ts} in {channel} that {user.id} can see")
-        block_id, element = blockkit.find_action(message.blocks, action_id, option=option)
+        block_id, element = blockkit.find_action(message.blocks, action_id, value)
         payload = payloads.block_actions_on_message(
             self.workspace,
             user=user,

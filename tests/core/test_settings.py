@@ -165,6 +165,20 @@ def test_a_bad_ad_day_time_zone_is_named(monkeypatch: pytest.MonkeyPatch) -> Non
     )
 
 
+def test_signal_thresholds_come_from_the_signals_table(config) -> None:
+    config('propellerads_api_token = "t"\n[signals]\nstopped_spending_hours = 3\nspike_factor = 4.5\n')
+    signals = load_settings().signals
+    assert signals.stopped_spending_hours == Decimal("3") and signals.spike_factor == Decimal("4.5")
+    assert signals.capped_early_day_share == Decimal("0.75") and signals.enabled  # defaults kept beside
+
+
+def test_a_bad_signal_threshold_is_one_line_naming_it(config) -> None:
+    config('propellerads_api_token = "t"\n[signals]\nspike_factor = 0.5\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "\n" not in str(caught.value) and "spike_factor" in str(caught.value)
+
+
 def test_bad_toml_is_one_line_naming_the_config_setting(config) -> None:
     path = config('propellerads_api_token = "t"\ntimezone = \n')
     with pytest.raises(ConfigError) as caught:

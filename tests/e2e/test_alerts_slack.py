@@ -39,11 +39,11 @@ def test_anyone_in_the_channel_snoozes_an_alert_for_its_time_and_the_message_say
         [digest] = [m for m in check(stack, clock, "1000.00") if "need attention" in m.text]
 
         mark = stack.slack.mark()
-        stack.slack.sync.click(digest.ts, "alert_menu", user_id=VIEWER, option="snooze_4h|low_balance")
+        stack.slack.sync.click(digest.ts, "alert_menu", user_id=VIEWER, value="snooze_4h|low_balance")
         redrawn = wait_until(stack, lambda: next((m for m in stack.slack.log[mark:] if m.ts == digest.ts), None))
         assert ":zzz: Snoozed until Mon 16:15 by <@U0VIEWER>" in contexts(redrawn)
 
-        stack.slack.sync.click(digest.ts, "alert_menu", user_id=VIEWER, option="acknowledge|campaign_at_risk:102")
+        stack.slack.sync.click(digest.ts, "alert_menu", user_id=VIEWER, value="acknowledge|campaign_at_risk:102")
         acknowledged = wait_until(
             stack, lambda: next((m for m in stack.slack.log[mark:] if m.ts == digest.ts and "Acknowledged" in str(m.blocks)), None)
         )

@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,16 @@ SUMMARY_FIELDS = [
 CAMPAIGN_101_FIELDS = [
     "*Status*\nworking",
     "*Daily budget*\n100.00 USD",
-    "*Spend today*\n0.00 USD",
+    "*Spend today (EST)*\n0.00 USD",
     "*Spend yesterday*\n90.00 USD",
     "*Spend, last 7 days*\n630.00 USD",
     "*Conversions, last 7 days*\n88",
     "*CPA, last 7 days*\n7.16 USD",
-    "*Pacing today*\n0% of an even spread (behind pace); 50% of the day gone",
+    "*Pacing today (EST)*\n0% of an even spread (behind pace); 29% of the day gone",
+    "*Share of daily budget (EST)*\n0%",
+    "*Share of the ad day gone*\n29%",
+    "*Projected end-of-day spend*\n0.00",
+    "*Daily budget cap (EST)*\nnot today at the current rate",
 ]
 USAGE_LINES = [
     "*`/budget status`*: balance, runway, total daily budget, campaigns at risk, recommendations",
@@ -122,8 +126,12 @@ def test_acks_come_back_well_under_3_s_while_each_ad_api_call_takes_1_5_s(stack:
     )
     assert header(reply) == "Budget health"
     assert fields(reply) == SUMMARY_FIELDS
-    assert sections(reply)[0] == ":white_check_mark: No daily budget is out of proportion to the balance."
-    assert sections(reply)[1] == (
+    assert sections(reply)[:2] == [
+        ":chart_with_upwards_trend: *Today (EST)*: spent 0.00, projected 0.00 by the end of the ad day, 29% of it gone; "
+        "at the current rate nothing is spending the balance down.",
+        ":white_check_mark: No daily budget is out of proportion to the balance.",
+    ]
+    assert sections(reply)[2] == (
         "*Recommendations*\n• `UNLIMITED_DAILY_BUDGET` 1 working campaign(s) have no daily budget and can spend "
         "the whole balance in a day: Unlimited MX (105). Set a daily budget."
     )
@@ -509,7 +517,18 @@ def test_a_check_is_for_approvers_and_one_asked_again_soon_reuses_the_read(tmp_p
 
         for _ in range(2):
             command(stack, "check", skip="Running")
-        assert len(stack.requests("GET", "/adv/statistics")) == 1, "the second check used the first one's read"
+        # The health window (the seven whole ad days before today) is read once for both checks; the spend
+        # ledger's own reads (today, the backfill) are another matter.
+        windows = [r for r in stack.requests("GET", "/adv/statistics") if "day_from" in r.query and _seven_days(r.query)]
+        assert len(windows) == 1, "the second check used the first one's read"
+
+
+def _seven_days(query: str) -> bool:
+    from urllib.parse import parse_qs
+
+    args = parse_qs(query)
+    first, last = (date.fromisoformat(args[k][0][:10]) for k in ("day_from", "day_to"))
+    return (last - first).days == 6
 
 
 def test_amounts_show_the_configured_currency(tmp_path: Path) -> None:

@@ -181,10 +181,10 @@ async def test_status_acks_empty_before_reading_the_account(trail: Trail, contex
         ("help", "Usage: /budget status | check | proposals | history | help"),
         ("HELP", "Usage: /budget status | check | proposals | history | help"),
         ("frobnicate now", "I don't know “frobnicate now”. Usage: /budget status | check | proposals | history | help"),
-        ("  Status   101 ", "Winner &amp; Co &lt;US&gt; (101): working, daily budget 100.00, spent 0.00 today"),
+        ("  Status   101 ", "Winner &amp; Co &lt;US&gt; (101): working, daily budget 100.00, spent 0.00 today (EST)"),
         # Slack sends &, < and > escaped; the name is matched on the real characters.
-        ("status Winner &amp; Co &lt;US&gt;", "Winner &amp; Co &lt;US&gt; (101): working, daily budget 100.00, spent 0.00 today"),
-        ("status steady", "Steady FR (103): working, daily budget 50.00, spent 0.00 today"),
+        ("status Winner &amp; Co &lt;US&gt;", "Winner &amp; Co &lt;US&gt; (101): working, daily budget 100.00, spent 0.00 today (EST)"),
+        ("status steady", "Steady FR (103): working, daily budget 50.00, spent 0.00 today (EST)"),
         ("status e", "5 campaigns match “e”"),
         ("status 4242", "No campaign matches “4242”."),
         ("proposals", "No proposal is waiting for a decision."),
