@@ -29,7 +29,7 @@ METHOD = f"""\
 For each size a fresh sandbox account is seeded (seed {SEED}) and served with the live rate limits; the bot's
 service runs two health checks a quarter of an hour apart on a fresh SQLite store, as the scheduler does: the
 first also re-reads the two settling days, the second is a check of every other quarter hour. Calls are the
-client's own count (rate-limit waits skipped, not slept, so the figures take seconds). The issue's floor is
+client's own count (rate-limit waits skipped, not slept). The issue's floor is
 1 + ⌈campaigns ÷ 1,000⌉ + ⌈spending campaigns ÷ 1,000⌉: the check reads the statistics twice (the window of
 whole days, and today for the ledger), so it sits one grouped query (a page per 1,000 spending campaigns) above.
 
