@@ -11,13 +11,14 @@ from datetime import datetime, timezone
 
 from rich.console import Console
 
-from bench import economy, report, responsiveness, scale
+from bench import economy, ledger, report, responsiveness, scale
 from bench.common import ROOT, Section, duration, machine
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
     "economy": economy.run,
     "slack": responsiveness.run,
     "scale": scale.run,
+    "ledger": ledger.run,
 }
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 

@@ -124,6 +124,8 @@ def serve_env(stack: Stack, database_url: str, **extra: str) -> dict[str, str]:
             "BUDGET_BOT_APPROVERS": APPROVER,
             "BUDGET_BOT_DATABASE_URL": database_url,
             "BUDGET_BOT_SNAPSHOT_TTL_SECONDS": "0",
+            # As in bot_settings: on the real clock, today's spend signals depend on the hour.
+            "BUDGET_BOT_SIGNALS": '{"enabled": false}',
         }
     )
     env.update(extra)

@@ -31,11 +31,13 @@ from core.service.reads import ServiceParts
 log = logging.getLogger(__name__)
 SIGNAL_PREFIX = "signal:"
 
+
 def signal_condition(signal: Signal) -> Condition:
     """A signal as an alert: raised once, threaded when it worsens or resolves, snoozable. An alert is at least
     a warning, so a signal worth less is told as one."""
     where = "" if signal.campaign_id is None else f":{signal.campaign_id}"
-    return Condition(f"{SIGNAL_PREFIX}{signal.code.value}{where}", max(int(signal.severity), alert_rules.WARNING), signal.message)
+    severity = max(int(signal.severity), alert_rules.WARNING)
+    return Condition(f"{SIGNAL_PREFIX}{signal.code.value}{where}", severity, signal.message)
 
 
 class HealthChecks(ServiceParts):
