@@ -84,7 +84,7 @@ class Notifier:
             return (channel, ts) if ts and channel else None
 
         async def follow_up(change: AlertChange, channel: str, ts: str) -> bool:
-            return await self.post(channel, {**render.alert(change, in_thread=True), "thread_ts": ts}) is not None
+            return await self.post(channel, {**render.alert(change), "thread_ts": ts}) is not None
 
         quiet = self.settings.is_quiet(self.service.clock())
         await self.service.tell_alerts(announce, follow_up, order, quiet=quiet)

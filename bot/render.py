@@ -281,7 +281,7 @@ def _alert_line(change: AlertChange) -> tuple[str, str]:
     return f"{head}: {escape(change.summary)}", f"{icon} *{head}:* {escape(change.summary)}"
 
 
-def alert(change: AlertChange, *, in_thread: bool = False) -> Message:
+def alert(change: AlertChange) -> Message:
     """One alert change; an alert that holds carries its Snooze / Acknowledge menu."""
     text, line = _alert_line(change)
     menu = None if change.kind is ChangeKind.RESOLVED else _alert_menu(change.key)
@@ -507,13 +507,11 @@ def decision_words(d: Decision) -> str:
     said = escape((d.detail or "").rstrip("."))  # the API's words often end in a full stop of their own
     amounts = f"{fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}" if p else ""
     change = _change_words(p) if p else ""
-    if d.outcome is Outcome.APPLIED and p is not None and p.undoes:
-        words = f"Undone by {who}: {change} (proposal #{p.undoes} reversed)."
-        if not d.recorded:
-            words += " The bot could not record it yet; the next check finishes the record."
-        return words
     if d.outcome is Outcome.APPLIED:
-        words = f"Approved by {who} and applied: {change}."
+        if p is not None and p.undoes:
+            words = f"Undone by {who}: {change} (proposal #{p.undoes} reversed)."
+        else:
+            words = f"Approved by {who} and applied: {change}."
         if not d.recorded:
             words += " The bot could not record it yet; the next check finishes the record."
         return words

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 D = TypeVar("D", bound="Database")
@@ -51,17 +50,6 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self._sessions()
-
-    async def claim_telling_of(self, table: Any, key: Any, now: datetime, until: datetime) -> Any | None:
-        """Holds the right to post a row's message until `until` (its `telling_until`); the row, or None
-        when another process holds it."""
-        async with self.session() as s, s.begin():
-            free = (table.telling_until.is_(None)) | (table.telling_until <= now)
-            primary = table.__mapper__.primary_key[0]
-            result = await s.execute(update(table).where(primary == key, free).values(telling_until=until))
-            if result.rowcount != 1:
-                return None
-            return await s.get(table, key, populate_existing=True)
 
     async def count(self, table: type[Any]) -> int:
         async with self.session() as s:

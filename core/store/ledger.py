@@ -28,9 +28,6 @@ class Coverage:
     last_day: date | None = None
     settled_at: datetime | None = None
 
-    def holds(self, day: date) -> bool:
-        return self.first_day is not None and self.last_day is not None and self.first_day <= day <= self.last_day
-
 
 class SpendLedger:
     """One ad account's spend history. Every write is one short transaction; reads return ledger values."""

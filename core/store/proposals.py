@@ -401,8 +401,15 @@ class ProposalRecords(Database):
 
     async def claim_telling(self, proposal_id: int, now: datetime, until: datetime) -> Proposal | None:
         """The right to post or redraw this proposal's message until `until`; None when another holds it."""
-        row = await self.claim_telling_of(ProposalRow, proposal_id, now, until)
-        return None if row is None else proposal_of(row)
+        async with self.session() as s, s.begin():
+            free = (ProposalRow.telling_until.is_(None)) | (ProposalRow.telling_until <= now)
+            result = await s.execute(
+                update(ProposalRow).where(ProposalRow.id == proposal_id, free).values(telling_until=until)
+            )
+            if result.rowcount != 1:
+                return None
+            row = await s.get(ProposalRow, proposal_id, populate_existing=True)
+            return None if row is None else proposal_of(row)
 
     async def told(self, proposal_id: int, shown: ProposalState | None, *, channel: str | None = None,
                    ts: str | None = None) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,19 +21,24 @@ QUIET = SignalThresholds(enabled=False)
 """On the real clock today's spend signals depend on the hour; this test is about the health alerts."""
 
 
-async def _overlapping_checks(url: str, ads_url: str) -> list[list[str]]:
+@asynccontextmanager
+async def two_replicas(url: str, ads_url: str, config: ServiceConfig) -> AsyncIterator[list[BudgetService]]:
+    """Two bot processes' services on one database, each with its own connection and client."""
     stores = [Store.connect(url), Store.connect(url)]
     await stores[0].migrate()
-    services = [
-        BudgetService(PropellerAdsClient(API_TOKEN, ads_url), store, ServiceConfig(signals=QUIET)) for store in stores
-    ]
+    services = [BudgetService(PropellerAdsClient(API_TOKEN, ads_url), store, config) for store in stores]
     try:
-        results = await asyncio.gather(*(service.run_check() for service in services))
-        return [[f"{c.kind.value}:{c.key}" for c in r.alerts] for r in results]
+        yield services
     finally:
         for service in services:
             await service.api.aclose()
             await service.store.close()
+
+
+async def _overlapping_checks(url: str, ads_url: str) -> list[list[str]]:
+    async with two_replicas(url, ads_url, ServiceConfig(signals=QUIET)) as services:
+        results = await asyncio.gather(*(service.run_check() for service in services))
+        return [[f"{c.kind.value}:{c.key}" for c in r.alerts] for r in results]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -64,9 +71,6 @@ async def test_two_replicas_telling_at_once_tell_one_check_s_alerts_in_one_messa
     url = request.getfixturevalue("postgres_url") if backend == "postgres" else f"sqlite:///{tmp_path / 'bot.db'}"
     account = exact_account(datetime.now(timezone.utc).date(), balance="500.00")
     ads = start_sandbox(account, token=API_TOKEN, config=SandboxConfig(rate_limits={"statistics": None}))
-    stores = [Store.connect(url), Store.connect(url)]
-    await stores[0].migrate()
-    services = [BudgetService(PropellerAdsClient(API_TOKEN, ads.url + "/v5"), s, ServiceConfig()) for s in stores]
     messages: list[list[str]] = []
 
     async def announce(changes: list) -> tuple[str, str]:  # type: ignore[type-arg]
@@ -78,12 +82,10 @@ async def test_two_replicas_telling_at_once_tell_one_check_s_alerts_in_one_messa
         raise AssertionError("nothing was told before: nothing to follow up")
 
     try:
-        await services[0].run_check()
-        await asyncio.gather(*(s.tell_alerts(announce, follow_up) for s in services))
+        async with two_replicas(url, ads.url + "/v5", ServiceConfig()) as services:
+            await services[0].run_check()
+            await asyncio.gather(*(s.tell_alerts(announce, follow_up) for s in services))
     finally:
         ads.stop()
-        for service in services:
-            await service.api.aclose()
-            await service.store.close()
     [told] = messages  # one message, however the replicas interleaved
     assert {"campaign_at_risk:101", "campaign_at_risk:102", "low_balance", "low_runway"} <= set(told)
