@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Discriminator, Field, SecretStr, Tag, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,10 +23,12 @@ from pydantic_settings import (
 )
 
 from core.adday import DEFAULT_AD_TIMEZONE, AdDay
+from core.automation import AutomationLimits
 from core.signals import SignalThresholds
 from core.health import HealthThresholds
 from core.money import DEFAULT_CURRENCY
 from core.policy import Guardrails, Rule
+from core.rules import ConditionRule
 from core.propellerads import LIVE_BASE_URL
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///budget-bot.db"
@@ -35,6 +37,21 @@ SLACK_API_URL = "https://slack.com/api/"
 CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
 MEMBER_ID = re.compile(r"[UW][A-Z0-9]+")
 SlackMode = Literal["http", "socket"]
+
+
+def rule_kind(value: Any) -> str:
+    """Which kind of rule a `[[rules]]` table is: a CPA target (`target_cpa`) or conditions with an action."""
+    if isinstance(value, BaseModel):
+        return "target_cpa" if isinstance(value, Rule) else "conditions"
+    if isinstance(value, dict) and ("conditions" in value or "action" in value) and "target_cpa" not in value:
+        return "conditions"
+    return "target_cpa"  # the older kind: without either, what is missing is its target_cpa
+
+
+RULE_MODELS: dict[str, type[BaseModel]] = {"target_cpa": Rule, "conditions": ConditionRule}
+AnyRule = Annotated[
+    Annotated[Rule, Tag("target_cpa")] | Annotated[ConditionRule, Tag("conditions")], Discriminator(rule_kind)
+]
 
 
 class ConfigError(Exception):
@@ -98,7 +115,10 @@ class Settings(BaseSettings):
 
     health: HealthThresholds = Field(default_factory=HealthThresholds)
     guardrails: Guardrails = Field(default_factory=Guardrails)
-    rules: list[Rule] = Field(default_factory=list)
+    rules: list[AnyRule] = Field(default_factory=list)
+    """CPA target rules and condition rules, in the order of the file."""
+    automation: AutomationLimits = Field(default_factory=AutomationLimits)
+    """What rules in auto mode may do on their own: the `[automation]` table."""
     signals: SignalThresholds = Field(default_factory=SignalThresholds)
     """When each signal about the way money moves fires: the `[signals]` table."""
 
@@ -267,12 +287,13 @@ def load_settings(*, slack: SlackMode | None = None, **overrides: Any) -> Settin
     `slack` names the mode the bot runs in ("http" for serve, "socket"), whose Slack settings are then required.
     """
     config = os.environ.get("BUDGET_BOT_CONFIG")
-    if config:
-        _check_config_file(Path(config))
+    data = _check_config_file(Path(config)) if config else {}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError("; ".join(_describe(error) for error in exc.errors())) from None
+        raw_rules = data.get("rules")
+        names = [r.get("name") if isinstance(r, dict) else None for r in raw_rules] if isinstance(raw_rules, list) else []
+        raise ConfigError("; ".join(_describe(error, names) for error in exc.errors())) from None
     except SettingsError as exc:  # a nested setting in the environment that is not JSON
         field = re.search(r'field "(\w+)"', str(exc))
         name = "BUDGET_BOT_" + field.group(1).upper() if field else "a setting in the environment"
@@ -285,7 +306,7 @@ def load_settings(*, slack: SlackMode | None = None, **overrides: Any) -> Settin
     return settings
 
 
-def _check_config_file(path: Path) -> None:
+def _check_config_file(path: Path) -> dict[str, Any]:
     """The file is readable TOML and every key in it is a setting: a misspelt key must not be ignored."""
     if not path.is_file():
         raise ConfigError(f"BUDGET_BOT_CONFIG names {path}, which is not a readable file")
@@ -297,6 +318,7 @@ def _check_config_file(path: Path) -> None:
     if unknown:
         what = "an unknown setting" if len(unknown) == 1 else "unknown settings"
         raise ConfigError(f"BUDGET_BOT_CONFIG: {path} has {what}: {', '.join(unknown)}")
+    return data
 
 
 def _unknown_keys(data: dict[str, Any], model: type[BaseModel], table: str) -> list[str]:
@@ -318,6 +340,11 @@ def _unknown_keys(data: dict[str, Any], model: type[BaseModel], table: str) -> l
             unknown.append(f"{table}{f'[{key}]' if is_table else key}{hint}")
             continue
         inner = _model_of(fields[name].annotation)
+        if name == "rules" and isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    unknown.extend(_unknown_keys(item, RULE_MODELS[rule_kind(item)], f"[[{key}]] "))
+            continue
         if inner is None:
             continue
         if isinstance(value, dict):
@@ -336,11 +363,22 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
-def _describe(error: Any) -> str:
+def _describe(error: Any, rule_names: list[Any] | None = None) -> str:
     loc = [str(p) for p in error.get("loc", ())]
     head = loc[0] if loc else ""
+    if head == "rules" and len(loc) > 2 and loc[2] in RULE_MODELS:
+        del loc[2]  # the kind of rule, which the file does not name
     name = _ENV_NAMES.get(head.lower()) or ("BUDGET_BOT_" + head.upper() if head else "a setting")
     where = name + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
+    if head == "rules" and len(loc) > 1 and loc[1].isdigit():
+        index = int(loc[1])
+        named = (rule_names or [])[index] if index < len(rule_names or []) else None
+        field = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[2:]).lstrip(".")
+        if isinstance(named, str) and len(named) > 40:
+            named = named[:39] + "…"
+        where = f"{name}[{index}]" + (f" (rule {named!r})" if isinstance(named, str) and named else "")
+        if field:
+            where += f" {field}"
     if error.get("type") == "missing":
         return f"{where} is not set" if len(loc) == 1 else f"{where} is missing in the configuration file"
     message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")

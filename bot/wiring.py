@@ -20,6 +20,7 @@ def service_config(settings: Settings) -> ServiceConfig:
         snapshot_ttl=timedelta(seconds=settings.snapshot_ttl_seconds),
         ad_day=settings.ad_day,
         signals=settings.signals,
+        automation=settings.automation,
     )
 
 

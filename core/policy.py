@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 
 from pydantic import BaseModel, Field, model_validator
 
 from core.health import CampaignPerformance
-from core.proposals import ActionKind
+from core.proposals import ActionKind, RuleMode
 from core.models import stored_name
 from core.money import CENT, Money, cents, fmt_money, fmt_percent
 from core.money import cpa as cpa_of
@@ -32,6 +33,17 @@ class Rule(BaseModel):
 
     def covers(self, campaign_id: int) -> bool:
         return not self.campaign_ids or campaign_id in self.campaign_ids
+
+    def words(self) -> str:
+        """The rule in plain words, for `/budget rules`."""
+        where = "campaigns " + ", ".join(str(i) for i in self.campaign_ids) if self.campaign_ids else "every working campaign"
+        return (
+            f"Over the last {self.window_days} days, aim at a CPA of {fmt_money(self.target_cpa)}: raise the daily budget "
+            f"by {self.step_percent.normalize():f}% when the CPA beats it by {fmt_percent(self.tolerance)} with at least "
+            f"{self.min_conversions} conversions and {fmt_percent(self.capped_share)} of the budget spent; cut it by as much "
+            f"when the CPA misses by {fmt_percent(self.tolerance)}, or after {fmt_money(2 * self.target_cpa)} without a "
+            f"conversion. For {where}."
+        )
 
 
 class Guardrails(BaseModel):
@@ -63,8 +75,10 @@ class Evidence:
     spent: Decimal
     conversions: int
     cpa: Decimal | None
-    target_cpa: Decimal
+    target_cpa: Decimal | None
     budget_use: Decimal | None
+    window: str | None = None
+    """The window in words ("the last 7 days to yesterday"), when it is not simply the last `window_days` days."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,9 @@ class Candidate:
     notes: tuple[str, ...] = field(default=())
     """Guardrails that trimmed the amount, in words."""
     action: ActionKind = ActionKind.SET_DAILY_BUDGET
+    mode: RuleMode = RuleMode.PROPOSE
+    cooldown: timedelta | None = None
+    """How long the campaign rests from this rule after it fired (a condition rule's `cooldown`)."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +229,25 @@ def apply_guardrails(
     else:
         budget.total_daily_budget -= start - target
     return replace(candidate, to_amount=target, notes=tuple(notes))
+
+
+def guard(candidate: Candidate, g: Guardrails, budget: GuardrailBudget) -> Candidate | Refusal:
+    """The guardrails for any action: a stop spends nothing, a start must leave the balance covering the
+    daily budgets (its own added), a daily budget change goes through `apply_guardrails`."""
+    if candidate.action is ActionKind.PAUSE:
+        budget.total_daily_budget -= candidate.from_amount
+        return candidate
+    if candidate.action is ActionKind.RESUME:
+        room = budget.balance / budget.low_balance_days - budget.total_daily_budget
+        if candidate.to_amount > room:
+            return _refuse(
+                candidate,
+                f"starting it with {fmt_money(candidate.to_amount)} a day would leave the balance covering under "
+                f"{budget.low_balance_days} days of budget",
+            )
+        budget.total_daily_budget += candidate.to_amount
+        return candidate
+    return apply_guardrails(candidate, g, budget)
 
 
 def _cents_down(value: Decimal) -> Decimal:

@@ -41,6 +41,8 @@ class ProposalState(str, Enum):
     EXPIRED = "expired"
     SUPERSEDED = "superseded"
     STALE = "stale"
+    NOTIFIED = "notified"
+    """A rule in notify mode told the channel what it would do; nothing is written."""
 
     def __str__(self) -> str:
         return self.value
@@ -76,6 +78,20 @@ class ActionKind(str, Enum):
         return self.value
 
 
+class RuleMode(str, Enum):
+    """What a rule does with what it found."""
+
+    PROPOSE = "propose"
+    """A proposal with Approve / Reject buttons."""
+    NOTIFY = "notify"
+    """A message saying what it would do: no buttons, no write."""
+    AUTO = "auto"
+    """Applied without a click (risk-reducing actions only), announced with Undo."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class AuditAction(str, Enum):
     """What happened to a proposal, as the audit log records it."""
 
@@ -88,6 +104,7 @@ class AuditAction(str, Enum):
     STALE = "stale"
     FAILED = "failed"
     MANUAL_REVIEW = "manual_review"
+    NOTIFIED = "notified"
     EXPIRED = "expired"
     SUPERSEDED = "superseded"
 
@@ -135,6 +152,7 @@ class Proposal:
     """The state its channel message shows, if it has one."""
     undoes: int | None = None
     """The applied proposal this one reverses, if it is an undo."""
+    mode: RuleMode = RuleMode.PROPOSE
 
     @property
     def increase(self) -> Decimal:

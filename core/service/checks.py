@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,19 +15,21 @@ from core.health import AccountSnapshot, CampaignPerformance, HealthReport, anal
 from core.models import CampaignStats, sum_by_campaign
 from core.policy import (
     Candidate,
+    Direction,
     GuardrailBudget,
     Refusal,
-    apply_guardrails,
+    Rule,
     evaluate,
+    guard,
     rule_for,
 )
 from core.pacing import account_pacing
-from core.proposals import TELLING_HOLD
+from core.proposals import TELLING_HOLD, RuleMode
 from core.signals import Signal, detect
 from core.snapshot import trailing_window
 from core.alerts import Alert
 from core.service.values import CheckResult, MoneyWatch
-from core.service.reads import ServiceParts
+from core.service.rules import RuleActions
 
 log = logging.getLogger(__name__)
 SIGNAL_PREFIX = "signal:"
@@ -40,7 +43,7 @@ def signal_condition(signal: Signal) -> Condition:
     return Condition(f"{SIGNAL_PREFIX}{signal.code.value}{where}", severity, signal.message)
 
 
-class HealthChecks(ServiceParts):
+class HealthChecks(RuleActions):
     """Runs the health check and keeps the alerts; the guardrails' budget for a pass over the account."""
 
     async def run_check(self, *, reuse_recent_read: bool = False) -> CheckResult:
@@ -63,6 +66,7 @@ class HealthChecks(ServiceParts):
             return result
         except PropellerAdsError as exc:
             result.error = exc
+            await self.note_api_trouble(exc.summary())
             return result
         report = analyze(snap, self.config.thresholds)
         result.report = report
@@ -74,9 +78,12 @@ class HealthChecks(ServiceParts):
             judged = [k for k in previous if k != alert_rules.WRITE_DENIED]
             result.alerts = await self._update_alerts(previous, conditions, judged=judged)
 
-        candidates, result.refused = await self._candidates(snap, report, now)
+        candidates, result.refused = await self._candidates(snap, report, now, result.watch)
         saved = await self.store.save_candidates(candidates, now=now, ttl=self.config.proposal_ttl)
         result.created, result.superseded, result.kept = saved.created, saved.superseded, saved.kept
+        result.automatic, result.automation_held = await self.act_automatically(saved.created)
+        if result.automation_held is not None:
+            await self.store.note_held([p.id for p in saved.created if p.mode is RuleMode.AUTO], result.automation_held)
         return result
 
     async def watch_money(self, snap: AccountSnapshot, now: datetime) -> MoneyWatch:
@@ -99,7 +106,7 @@ class HealthChecks(ServiceParts):
 
     async def _money_in_ledger(self, balance: Decimal | None, now: datetime) -> MoneyWatch:
         rows, samples = await self.ledger_today(now)
-        rules = list(self.config.rules)
+        rules = self.cpa_rules
         target_cpa = {i: r.target_cpa for i in {row.campaign_id for row in rows} if (r := rule_for(rules, i))}
         signals = self.config.signals
         return MoneyWatch(
@@ -134,32 +141,54 @@ class HealthChecks(ServiceParts):
                 written.add(key)
         return [change for key, change in changes.items() if key in written]
 
+    @property
+    def cpa_rules(self) -> list[Rule]:
+        return [r for r in self.config.rules if isinstance(r, Rule)]
+
     async def _candidates(
-        self, snap: AccountSnapshot, report: HealthReport, now: datetime
+        self, snap: AccountSnapshot, report: HealthReport, now: datetime, watch: MoneyWatch | None
     ) -> tuple[list[Candidate], list[Refusal]]:
-        if not self.config.rules:
+        """The rules' verdicts trimmed by the guardrails: decreases first (they free room for increases), then the rest.
+
+        A campaign gets one change at a time: a CPA rule's verdict first, else the first condition rule's.
+        A notice (notify mode) is judged by the guardrails too, so it says what would really be done.
+        """
+        verdicts = await self._cpa_verdicts(snap, report, now)
+        changing = {c.campaign_id for c in verdicts}
+        for candidate in await self.condition_candidates(snap, now, watch.pacing if watch else None):
+            if candidate.mode is RuleMode.NOTIFY or candidate.campaign_id not in changing:
+                verdicts.append(candidate)
+                if candidate.mode is not RuleMode.NOTIFY:
+                    changing.add(candidate.campaign_id)
+        if not verdicts:
             return [], []
-        performance = {p.id: p for p in report.performance}
-        windows = {r.window_days for r in self.config.rules} - {snap.window_days}
-        by_window = {snap.window_days: performance}
-        for days in sorted(windows):
-            by_window[days] = await self._performance_over(snap, days, now)
         budget = await self._guardrail_budget(report, now)
         accepted: list[Candidate] = []
         refused: list[Refusal] = []
-        # Decreases first: they free room that increases may then use.
+        verdicts.sort(key=lambda c: (c.mode is RuleMode.NOTIFY, c.direction is Direction.INCREASE, c.campaign_id))
+        for candidate in verdicts:
+            # A notice changes nothing: it is judged on a copy, so it takes no room from real changes.
+            guarded = guard(candidate, self.config.guardrails, replace(budget) if candidate.mode is RuleMode.NOTIFY else budget)
+            (refused if isinstance(guarded, Refusal) else accepted).append(guarded)
+        return accepted, refused
+
+    async def _cpa_verdicts(self, snap: AccountSnapshot, report: HealthReport, now: datetime) -> list[Candidate]:
+        rules = self.cpa_rules
+        if not rules:
+            return []
+        performance = {p.id: p for p in report.performance}
+        windows = {r.window_days for r in rules} - {snap.window_days}
+        by_window = {snap.window_days: performance}
+        for days in sorted(windows):
+            by_window[days] = await self._performance_over(snap, days, now)
         verdicts = []
         for campaign in report.active_campaigns:
-            rule = rule_for(list(self.config.rules), campaign.id)
+            rule = rule_for(rules, campaign.id)
             perf = by_window.get(rule.window_days, {}).get(campaign.id) if rule else None
             candidate = evaluate(rule, perf) if rule and perf else None
             if candidate:
                 verdicts.append(candidate)
-        verdicts.sort(key=lambda c: (c.to_amount > c.from_amount, c.campaign_id))
-        for candidate in verdicts:
-            guarded = apply_guardrails(candidate, self.config.guardrails, budget)
-            (refused if isinstance(guarded, Refusal) else accepted).append(guarded)
-        return accepted, refused
+        return verdicts
 
     async def _performance_over(self, snap: AccountSnapshot, days: int, now: datetime) -> dict[int, CampaignPerformance]:
         window_from, window_to = trailing_window(self.ad_day.today(now), days)

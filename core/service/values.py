@@ -16,7 +16,9 @@ from core.policy import (
     Refusal,
     Rule,
 )
+from core.automation import AutomationLimits
 from core.pacing import AccountPacing, CampaignPacing
+from core.rules import ConditionRule
 from core.proposals import Decision, Proposal
 from core.signals import Signal, SignalThresholds
 
@@ -25,13 +27,15 @@ from core.signals import Signal, SignalThresholds
 class ServiceConfig:
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
     guardrails: Guardrails = field(default_factory=Guardrails)
-    rules: tuple[Rule, ...] = ()
+    rules: tuple[Rule | ConditionRule, ...] = ()
+    """CPA target rules and condition rules, in the order of the file."""
     approvers: frozenset[str] = frozenset()
     proposal_ttl: timedelta = timedelta(hours=24)
     snapshot_ttl: timedelta = timedelta(seconds=60)
     ad_day: AdDay = UTC_DAY
-    signals: SignalThresholds = field(default_factory=SignalThresholds)
     """Where the ad account's days begin: "today", the spend window, pacing, the daily cap on increases."""
+    signals: SignalThresholds = field(default_factory=SignalThresholds)
+    automation: AutomationLimits = field(default_factory=AutomationLimits)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,10 @@ class CheckResult:
     refused: list[Refusal] = field(default_factory=list)
     reconciled: list[tuple[Decision, list[AlertChange]]] = field(default_factory=list)
     """Proposals a stopped process had left mid-apply, finished by this check."""
+    automatic: list[Decision] = field(default_factory=list)
+    """What rules in auto mode applied on their own in this check."""
+    automation_held: str | None = None
+    """Why automatic actions waited in this check (they stay pending for an approver), if they did."""
 
 
 @dataclass(frozen=True)

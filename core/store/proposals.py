@@ -25,6 +25,7 @@ from core.proposals import (
     AuditEntry,
     Proposal,
     ProposalState,
+    RuleMode,
 )
 from core.store.audit import audit_row
 from core.store.database import Database
@@ -60,6 +61,7 @@ def proposal_of(row: ProposalRow) -> Proposal:
         edited_by=row.edited_by,
         shown=ProposalState(row.shown_state) if row.shown_state else None,
         undoes=row.undoes,
+        mode=RuleMode(row.mode or RuleMode.PROPOSE),
     )
 
 
@@ -193,6 +195,12 @@ class ProposalRecords(Database):
     async def _save_one(
         self, s: AsyncSession, c: Candidate, now: datetime, ttl: timedelta, outcome: SaveOutcome
     ) -> None:
+        if c.cooldown is not None and await self._cooling(s, c, now - c.cooldown):
+            return
+        if c.mode is RuleMode.NOTIFY:
+            # Told, never written: it neither waits for a decision nor stands in another proposal's way.
+            outcome.created.append(await self._add_proposal(s, c, now, ttl, ProposalState.NOTIFIED))
+            return
         since = now - ttl
         # FOR UPDATE: a click committing between this read and the supersede below would otherwise
         # have its approval overwritten on PostgreSQL (SQLite's BEGIN IMMEDIATE already serializes).
@@ -227,6 +235,9 @@ class ProposalRecords(Database):
             s.add(audit_row(AuditEntry.of(proposal_of(pending), now, BOT_ACTOR, AuditAction.SUPERSEDED)))
             await s.flush()
             outcome.superseded.append(proposal_of(pending))
+        outcome.created.append(await self._add_proposal(s, c, now, ttl, ProposalState.PENDING))
+
+    async def _add_proposal(self, s: AsyncSession, c: Candidate, now: datetime, ttl: timedelta, state: ProposalState) -> Proposal:
         row = ProposalRow(
             campaign_id=c.campaign_id,
             campaign_name=c.campaign_name,
@@ -237,18 +248,42 @@ class ProposalRecords(Database):
             reason=c.reason,
             evidence=json.dumps(_evidence_json(c)),
             notes=json.dumps(list(c.notes)),
-            state=str(ProposalState.PENDING),
+            state=str(state),
             created_at=now,
             expires_at=now + ttl,
             updated_at=now,
             version=1,
             action=str(c.action),
+            mode=str(c.mode),
         )
         s.add(row)
         await s.flush()
         created = proposal_of(row)
         s.add(audit_row(AuditEntry.of(created, now, BOT_ACTOR, AuditAction.PROPOSED)))
-        outcome.created.append(created)
+        return created
+
+    async def _cooling(self, s: AsyncSession, c: Candidate, since: datetime) -> bool:
+        """Whether the rule fired for the campaign since then (a proposal still pending is judged afresh)."""
+        fired = await s.scalar(
+            select(ProposalRow.id).where(
+                ProposalRow.rule == c.rule,
+                ProposalRow.campaign_id == c.campaign_id,
+                ProposalRow.created_at >= since,
+                ProposalRow.state.not_in([str(ProposalState.PENDING), str(ProposalState.SUPERSEDED)]),
+            ).limit(1)
+        )
+        return fired is not None
+
+    async def note_held(self, proposal_ids: Sequence[int], why: str) -> None:
+        """Why pending proposals of rules in auto mode wait for a person, for their message to say."""
+        if not proposal_ids:
+            return
+        async with self.session() as s, s.begin():
+            await s.execute(
+                update(ProposalRow)
+                .where(ProposalRow.id.in_(list(proposal_ids)), ProposalRow.state == str(ProposalState.PENDING))
+                .values(detail=why)
+            )
 
     async def get(self, proposal_id: int) -> Proposal | None:
         async with self.session() as s:
@@ -468,11 +503,14 @@ def _from_cents(value: Any) -> Decimal:
 
 def _evidence_json(c: Candidate) -> dict[str, Any]:
     e = c.evidence
-    return {
+    found: dict[str, Any] = {
         "window_days": e.window_days,
         "spent": str(e.spent),
         "conversions": e.conversions,
         "cpa": None if e.cpa is None else str(e.cpa),
-        "target_cpa": str(e.target_cpa),
+        "target_cpa": None if e.target_cpa is None else str(e.target_cpa),
         "budget_use": None if e.budget_use is None else str(e.budget_use),
     }
+    if e.window is not None:
+        found["window"] = e.window
+    return found

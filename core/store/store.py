@@ -1,4 +1,4 @@
-"""The bot's store as one object: proposals, the audit log, alerts, the scheduled-run ledger and the spend ledger."""
+"""The bot's store as one object: proposals, the audit log, alerts, the scheduled-run ledger, switches and the spend ledger."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.alerts import Alert
 from core.store.alerts import AlertRecords
+from core.store.automation import AutomationRecords, Switch
 from core.store.audit import AuditLog, audit_of, audit_row
 from core.store.database import normalize_url
 from core.store.ledger import SpendLedger
@@ -13,11 +14,11 @@ from core.store.proposals import ApprovalUnit, ProposalRecords, SaveOutcome, pro
 from core.store.runs import RunLedger
 
 __all__ = [
-    "Alert", "ApprovalUnit", "SaveOutcome", "Store", "audit_of", "audit_row", "normalize_url", "proposal_of",
+    "Alert", "ApprovalUnit", "SaveOutcome", "Store", "Switch", "audit_of", "audit_row", "normalize_url", "proposal_of",
 ]
 
 
-class Store(ProposalRecords, AuditLog, AlertRecords, RunLedger):
+class Store(ProposalRecords, AuditLog, AlertRecords, RunLedger, AutomationRecords):
     """Every table of the store behind one connection; each module holds one room of it."""
 
     def __init__(self, engine: AsyncEngine) -> None:

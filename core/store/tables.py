@@ -102,6 +102,8 @@ class ProposalRow(Base):
     """A process is posting or redrawing the message until then: nobody else posts it meanwhile."""
     undoes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The applied proposal this one reverses."""
+    mode: Mapped[str] = mapped_column(String(16), default="propose", server_default="propose")
+    """The rule's mode when it was made: propose, notify (told, never written) or auto (applied without a click)."""
 
     __table_args__ = (
         # At most one open proposal per campaign, enforced by the database across replicas.
@@ -112,6 +114,7 @@ class ProposalRow(Base):
             sqlite_where=text(OPEN_STATES_SQL),
             postgresql_where=text(OPEN_STATES_SQL),
         ),
+        Index("ix_proposals_rule_campaign", "rule", "campaign_id", "created_at"),
         Index(
             "uq_proposals_undoes",
             "undoes",
@@ -162,6 +165,17 @@ class AlertRow(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     snoozed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class SwitchRow(Base):
+    """A setting the team changes from Slack (automation on or off), kept across restarts and replicas."""
+
+    __tablename__ = "switches"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    changed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class JobRunRow(Base):

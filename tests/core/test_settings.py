@@ -219,18 +219,45 @@ def test_a_directory_as_config_file_is_named(tmp_path: Path, monkeypatch: pytest
     [
         pytest.param(
             '[[rules]]\nname = "a"\ntarget_cpa = 0\n',
-            "BUDGET_BOT_RULES[0].target_cpa: Input should be greater than 0",
+            "BUDGET_BOT_RULES[0] (rule 'a') target_cpa: Input should be greater than 0",
             id="zero-target",
         ),
         pytest.param(
             '[[rules]]\nname = "a"\ntarget_cpa = 5\n[[rules]]\nname = "b"\n',
-            "BUDGET_BOT_RULES[1].target_cpa is missing in the configuration file",
+            "BUDGET_BOT_RULES[1] (rule 'b') target_cpa is missing in the configuration file",
             id="missing-target",
         ),
         pytest.param(
             '[[rules]]\nname = "a"\ntarget_cpa = 5\ntolerance = 1.5\n',
-            "BUDGET_BOT_RULES[0].tolerance: Input should be less than 1",
+            "BUDGET_BOT_RULES[0] (rule 'a') tolerance: Input should be less than 1",
             id="tolerance-too-high",
+        ),
+        pytest.param(
+            '[[rules]]\nname = "stop losers"\naction = "pause"\nconditions = [{metric = "spent", op = "=>", value = 300}]\n',
+            "BUDGET_BOT_RULES[0] (rule 'stop losers') conditions[0].op: Input should be '<', '<=', '>', '>=' or '=='",
+            id="unknown-operator",
+        ),
+        pytest.param(
+            '[[rules]]\nname = "cut"\naction = "decrease"\nconditions = [{metric = "cpa", op = ">", value = 30}]\n',
+            "BUDGET_BOT_RULES[0] (rule 'cut'): action decrease needs percent",
+            id="decrease-without-percent",
+        ),
+        pytest.param(
+            '[[rules]]\nname = "grow"\naction = "increase"\npercent = 20\nmode = "auto"\n'
+            'conditions = [{metric = "cpa", op = "<", value = 30}]\n',
+            "BUDGET_BOT_RULES[0] (rule 'grow'): mode auto is only for decrease and pause, not increase",
+            id="auto-increase",
+        ),
+        pytest.param(
+            '[[rules]]\nname = "w"\naction = "pause"\nwindow = "fortnight"\nconditions = [{metric = "spent", op = ">", value = 1}]\n',
+            "BUDGET_BOT_RULES[0] (rule 'w') window: 'fortnight' is not a window: say today, yesterday, or N days (1 to 90)",
+            id="bad-window",
+        ),
+        pytest.param(
+            '[[rules]]\nname = "m"\naction = "pause"\nconditions = [{metric = "roas", op = ">", value = 1}]\n',
+            "BUDGET_BOT_RULES[0] (rule 'm') conditions[0].metric: Input should be 'spent', 'conversions', 'cpa', "
+            "'impressions', 'clicks', 'ctr', 'cr', 'budget_use' or 'pacing'",
+            id="unknown-metric",
         ),
     ],
 )
@@ -379,7 +406,7 @@ def test_a_rule_name_past_200_characters_is_refused(config) -> None:
     config('propellerads_api_token = "t"\n[[rules]]\nname = "' + "r" * 201 + '"\ntarget_cpa = 5\n')
     with pytest.raises(ConfigError) as caught:
         load_settings()
-    assert str(caught.value) == "BUDGET_BOT_RULES[0].name: String should have at most 200 characters"
+    assert str(caught.value) == f"BUDGET_BOT_RULES[0] (rule '{'r' * 39}…') name: String should have at most 200 characters"
 
 
 def test_the_currency_is_a_three_letter_code(monkeypatch: pytest.MonkeyPatch) -> None:
