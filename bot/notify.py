@@ -113,8 +113,13 @@ class Notifier:
 
     async def tell_undo(self, decision: Decision, body: dict[str, Any]) -> None:
         """An undo's outcome in the thread of the message whose Undo was clicked (else in the channel)."""
-        channel = (body.get("channel") or {}).get("id") or self.settings.proposals_to
-        thread = (body.get("container") or {}).get("message_ts")
+        container = body.get("container") or {}
+        if container.get("is_ephemeral"):
+            # Clicked in a private answer (/budget history): the team hears of it in the proposals channel.
+            channel, thread = self.settings.proposals_to, None
+        else:
+            channel = (body.get("channel") or {}).get("id") or self.settings.proposals_to
+            thread = container.get("message_ts")
         message = render.said(render.decision_words(decision))
         if thread:
             message["thread_ts"] = thread

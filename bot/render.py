@@ -33,8 +33,9 @@ from core.health import HealthReport
 from core.models import carries_id, named
 from core.money import DEFAULT_CURRENCY, fmt_amount, fmt_days, fmt_money, fmt_percent
 from core.pacing import CampaignPacing
-from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditEntry, Decision, Outcome, Proposal, ProposalState
-from core.service import CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch
+from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditAction, AuditEntry, Decision, Outcome, Proposal, ProposalState, RuleMode
+from core.automation import AutomationState
+from core.service import CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch, RuleReport
 
 Message = dict[str, Any]
 
@@ -47,6 +48,8 @@ EDIT_BLOCK = "amount"
 EDIT_INPUT = "amount_input"
 
 MAX_BLOCKS = 50
+UNDO_IN_HISTORY = 5
+"""The most recent applied changes `/budget history` offers to undo, each with its button."""
 MAX_SECTION_TEXT = 3000
 MAX_LISTED = 10
 SEVERITY_ICON = {1: ":large_yellow_circle:", 2: ":large_orange_circle:", 3: ":red_circle:"}
@@ -57,6 +60,8 @@ USAGE = (
     "*`/budget check`*: run a health check now and post what it finds to the channel\n"
     "*`/budget proposals`*: the budget changes waiting for a decision\n"
     "*`/budget history [campaign id]`*: who changed which daily budget, and how it went\n"
+    "*`/budget rules`*: the rules in plain words, their mode, when each last fired and what it did\n"
+    "*`/budget automation [on|off]`*: whether rules in auto mode act on their own (approvers switch it)\n"
     "*`/budget help`*: this list"
 )
 
@@ -357,10 +362,50 @@ def said(mrkdwn: str) -> Message:
 
 def usage(unknown: str | None = None) -> Message:
     head = f"I don't know “{escape(unknown)}”. " if unknown else ""
-    return _message(f"{head}Usage: /budget status | check | proposals | history | help", [_section(f"{head}What `/budget` can do:\n{USAGE}")])
+    return _message(f"{head}Usage: /budget status | check | proposals | history | rules | automation | help", [_section(f"{head}What `/budget` can do:\n{USAGE}")])
 
 
 # --- proposals ---------------------------------------------------------------------------------
+
+
+# --- rules and automation ----------------------------------------------------------------------
+
+MODE_WORDS = {
+    RuleMode.PROPOSE: "proposes (Approve / Reject)",
+    RuleMode.NOTIFY: "notify only (never writes)",
+    RuleMode.AUTO: "auto (acts on its own, with Undo)",
+}
+
+
+def automation_words(state: AutomationState) -> str:
+    if not state.on:
+        by = f" by {_who(state.changed_by)}" if state.changed_by else ""
+        return f"Automation is *off*{by}: rules in auto mode propose instead, and an approver decides."
+    if state.held:
+        return f"Automation is *on*, but holding: {escape(state.held)}. Until then rules in auto mode propose instead."
+    return "Automation is *on*: rules in auto mode decrease budgets and pause campaigns on their own, each with Undo."
+
+
+def automation_state(state: AutomationState, *, changed: bool = False) -> Message:
+    words = automation_words(state)
+    if changed and state.changed_by:
+        words = f"{_who(state.changed_by)} turned automation {'on' if state.on else 'off'}. " + words
+    return _message(words.replace("*", ""), [_section(f":robot_face: {words}")])
+
+
+def rules_list(reports: Sequence[RuleReport], automation: AutomationState) -> Message:
+    if not reports:
+        return notice("No rules are configured: add [[rules]] tables to the configuration file (see the README).")
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=f"Rules ({len(reports)})"))]
+    for r in reports[: MAX_BLOCKS - 3]:
+        last = "has not fired yet"
+        if r.last is not None:
+            p = r.last
+            last = (f"last fired {p.created_at:%Y-%m-%d %H:%M} UTC on {escape(p.campaign_name)}: {_change_words(p)}, "
+                    f"{p.state.words}")
+        blocks.append(_section(_clip(f"*{escape(r.name)}* · {MODE_WORDS[r.mode]}\n{escape(r.words)}\n_{last}_", MAX_SECTION_TEXT)))
+    blocks.append(_context(automation_words(automation)))
+    return _message(f"{len(reports)} rule(s)", blocks)
 
 
 def _proposal_blocks(p: Proposal, currency: str, *, outcome: str | None = None) -> list[Block]:
@@ -424,7 +469,10 @@ def _proposal_blocks(p: Proposal, currency: str, *, outcome: str | None = None) 
                 ],
             )
         )
-        blocks.append(_context(f"Expires {p.expires_at:%Y-%m-%d %H:%M} UTC"))
+        held = ""
+        if p.mode is RuleMode.AUTO:
+            held = f"Rule {escape(p.rule)} acts on its own, but {escape(p.detail or 'automation held it')}: an approver decides. "
+        blocks.append(_context(f"{held}Expires {p.expires_at:%Y-%m-%d %H:%M} UTC"))
     return blocks
 
 
@@ -442,8 +490,27 @@ def _confirm_words(p: Proposal, currency: str) -> str:
 
 
 def proposal(p: Proposal, *, currency: str = DEFAULT_CURRENCY) -> Message:
+    """A proposal's message as it stands: buttons while pending, a notice for a rule in notify mode, else its outcome."""
+    if p.state is ProposalState.NOTIFIED:
+        return rule_notice(p, currency=currency)
+    if p.state is not ProposalState.PENDING:
+        return proposal_outcome(p, currency=currency)
     text = f"Proposal #{p.id}: {p.campaign_name} {_change_words(p)}"
     return _message(escape(text), _proposal_blocks(p, currency))
+
+
+def rule_notice(p: Proposal, *, currency: str = DEFAULT_CURRENCY) -> Message:
+    """What a rule in notify mode would do: the change, why, and that nothing was written."""
+    change = _change_words(p)
+    text = f"Rule {p.rule} would change {p.campaign_name}: {change}. Notify only: nothing was changed."
+    blocks: list[Block] = [
+        _section(f":bell: Rule *{escape(p.rule)}* would change {_bold_named(p.campaign_name, p.campaign_id)}: "
+                 f"{change}.\n{escape(p.reason)}"),
+        *_proposal_blocks(p, currency)[1:2],
+        _context("Notify only: nothing was changed on PropellerAds, and there is nothing to approve."
+                 + (" Guardrails: " + escape("; ".join(p.notes)) if p.notes else "")),
+    ]
+    return _message(escape(text), blocks)
 
 
 def button_value(p: Proposal) -> str:
@@ -507,9 +574,13 @@ def decision_words(d: Decision) -> str:
     said = escape((d.detail or "").rstrip("."))  # the API's words often end in a full stop of their own
     amounts = f"{fmt_money(p.from_amount)} → {fmt_money(p.to_amount)}" if p else ""
     change = _change_words(p) if p else ""
+    automatic = p is not None and p.mode is RuleMode.AUTO and d.actor == BOT_ACTOR
+    approved = f"Done on its own by rule *{escape(p.rule)}*" if automatic and p is not None else f"Approved by {who}"
     if d.outcome is Outcome.APPLIED:
         if p is not None and p.undoes:
             words = f"Undone by {who}: {change} (proposal #{p.undoes} reversed)."
+        elif automatic:
+            words = f"{approved} (auto mode): {change}. An approver can Undo it."
         else:
             words = f"Approved by {who} and applied: {change}."
         if not d.recorded:
@@ -517,16 +588,16 @@ def decision_words(d: Decision) -> str:
         return words
     if d.outcome is Outcome.UNCONFIRMED:
         return (
-            f"Approved by {who}; not confirmed yet: {said}. The campaign gets no new proposal, and the change "
+            f"{approved}; not confirmed yet: {said}. The campaign gets no new proposal, and the change "
             "counts against today's increase cap, until the bot sees whether it landed."
         )
     if d.outcome is Outcome.STALE:
-        return f"Approved by {who} but not applied: {said}. The proposal is stale; the next check will look again."
+        return f"{approved} but not applied: {said}. The proposal is stale; the next check will look again."
     if d.outcome is Outcome.FAILED:
         refused = "PropellerAds refused the write" if d.api_words else "not applied"
-        return f"Approved by {who} but {refused}: {said}."
+        return f"{approved} but {refused}: {said}."
     if d.outcome is Outcome.MANUAL_REVIEW:
-        return f"Approved by {who}; needs manual review: {said}."
+        return f"{approved}; needs manual review: {said}."
     if d.outcome is Outcome.REJECTED and p is not None:
         return f"Rejected by {who}. The daily budget stays at {fmt_money(p.from_amount)}."
     if d.outcome is Outcome.NOT_ALLOWED:
@@ -586,8 +657,19 @@ def history(entries: Sequence[AuditEntry], campaign: str | None = None) -> Messa
         detail = f" ({escape(e.detail)})" if e.detail else ""
         lines.append(f"`{e.at:%m-%d %H:%M}` *{e.action}* {escape(e.campaign_name)} ({e.campaign_id}) {amounts} by {actor}{rule}{detail}")
     chunks = _chunk(lines, MAX_SECTION_TEXT - 100)
+    undoable = [e for e in entries if e.action == str(AuditAction.APPLIED) and e.proposal_id is not None][:UNDO_IN_HISTORY]
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(f"Budget history{scope}", 150)))]
-    blocks.extend(_section(chunk) for chunk in chunks[: MAX_BLOCKS - 1])
+    blocks.extend(_section(chunk) for chunk in chunks[: MAX_BLOCKS - 1 - len(undoable)])
+    for e in undoable:
+        # Each change on its own line with its Undo: a click reverses it once, while PropellerAds still shows it.
+        amounts = f"{fmt_money(e.from_amount)} → {fmt_money(e.to_amount)}" if e.from_amount is not None else ""
+        line = f"Change #{e.proposal_id}: {escape(e.campaign_name)} {amounts} ({e.at:%m-%d %H:%M})"
+        button = ButtonElement(
+            text="Undo", action_id=UNDO, value=str(e.proposal_id),
+            confirm=ConfirmObject(title="Undo this change?", text=_clip(f"Reverse change #{e.proposal_id} for {escape(e.campaign_name)}.", 300),
+                                  confirm="Undo", deny="Cancel"),
+        )
+        blocks.append(_section(_clip(line, MAX_SECTION_TEXT), accessory=button))
     return _message(f"Budget history{scope}: {len(entries)} entries", blocks)
 
 

@@ -1,4 +1,4 @@
-"""The /budget slash command: status, campaign status, check, proposals, history, help."""
+"""The /budget slash command: status, campaign status, check, proposals, history, rules, automation, help."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 
 from bot import render
 from handlers.common import answer_failures, budget
+from handlers.context import BotContext
 
 COMMAND = "/budget"
 CHECK_REFUSED = (
     "Only the configured approvers can run a health check; nothing was run. "
     "The scheduled check runs on its own, and /budget status shows the account now."
 )
+AUTOMATION_REFUSED = "Only the configured approvers can turn automation on or off; nothing was changed."
 
 
 def register(app: AsyncApp) -> None:
@@ -60,10 +62,32 @@ async def budget_command(
         await respond(**render.proposals_list(pending, currency=ctx.settings.currency), response_type="ephemeral")
     elif verb == "history":
         await respond(**render.history(await ctx.service.history(rest), rest or None), response_type="ephemeral")
+    elif verb == "rules":
+        reports = await ctx.service.rules_report()
+        await respond(**render.rules_list(reports, await ctx.service.automation()), response_type="ephemeral")
+    elif verb == "automation":
+        await _automation(ctx, user, rest.lower(), respond)
     elif verb == "help":
         await respond(**render.usage(), response_type="ephemeral")
     else:
         await respond(**render.usage(unknown=" ".join(words)[:100]), response_type="ephemeral")
+
+
+async def _automation(ctx: BotContext, user: str, choice: str, respond: AsyncRespond) -> None:
+    """`/budget automation [on|off]`: shows the switch, or (approvers) flips it and tells the channel who did."""
+    if choice not in ("", "on", "off"):
+        await respond(**render.notice("Say /budget automation on, /budget automation off, or /budget automation to see it."),
+                      response_type="ephemeral")
+        return
+    if not choice:
+        await respond(**render.automation_state(await ctx.service.automation()), response_type="ephemeral")
+        return
+    state = await ctx.service.switch_automation(choice == "on", user)
+    if state is None:
+        await respond(**render.notice(AUTOMATION_REFUSED), response_type="ephemeral")
+        return
+    await ctx.notifier.post(ctx.settings.proposals_to, render.automation_state(state, changed=True))
+    await respond(**render.automation_state(state, changed=True), response_type="ephemeral")
 
 
 def _unescape(text: str) -> str:

@@ -13,12 +13,13 @@ from core.store import Store
 from core.service.checks import HealthChecks
 from core.service.decisions import Decisions
 from core.service.reads import AccountReads, SharedReads, campaign_id_in
+from core.service.rules import RuleReport
 from core.service.values import CampaignLookup, CampaignStatusReport, CheckResult, EditResult, MoneyWatch, ServiceConfig
 
 
 __all__ = [
     "BudgetService", "CampaignLookup", "CampaignStatusReport", "CheckResult", "EditResult", "MoneyWatch", "ServiceConfig",
-    "SharedReads", "campaign_id_in",
+    "RuleReport", "SharedReads", "campaign_id_in",
 ]
 
 

@@ -164,7 +164,8 @@ class Decisions(ServiceParts):
         post: Callable[[Proposal], Awaitable[tuple[str, str] | None]],
         redraw: Callable[[Proposal], Awaitable[bool]],
     ) -> None:
-        """Posts each pending proposal once and redraws each message behind its proposal's state, once across replicas."""
+        """Posts each pending proposal, notice and automatic change once, and redraws each message behind its
+        proposal's state, once across replicas."""
         now = self.clock()
         for untold in await self.store.untold(now):
             claimed = await self.store.claim_telling(untold.id, now, now + TELLING_HOLD)
@@ -174,8 +175,8 @@ class Decisions(ServiceParts):
             where: tuple[str, str] | None = None
             try:
                 if claimed.message_ts is None:
-                    if claimed.state is PENDING and (where := await post(claimed)) is not None:
-                        shown = PENDING
+                    if (where := await post(claimed)) is not None:
+                        shown = claimed.state
                 elif claimed.shown is not claimed.state and await redraw(claimed):
                     shown = claimed.state
             finally:

@@ -414,7 +414,8 @@ class ProposalRecords(Database):
     # --- telling the channel: each proposal's message posted once, and kept up to date -------------
 
     async def untold(self, now: datetime) -> list[Proposal]:
-        """Proposals whose message is missing (pending) or shows an earlier state, and nobody is posting.
+        """Proposals whose message is missing (pending, a notice, what a rule did on its own) or shows an earlier
+        state, and nobody is posting.
 
         One being applied is left to the process applying it: its message changes when the apply ends.
         """
@@ -423,7 +424,15 @@ class ProposalRecords(Database):
                 select(ProposalRow)
                 .where(
                     (ProposalRow.telling_until.is_(None)) | (ProposalRow.telling_until <= now),
-                    ((ProposalRow.state == str(ProposalState.PENDING)) & ProposalRow.message_ts.is_(None))
+                    (
+                        ProposalRow.message_ts.is_(None)
+                        & (
+                            ProposalRow.state.in_([str(ProposalState.PENDING), str(ProposalState.NOTIFIED)])
+                            # What a rule did on its own is told once it is done, with its Undo.
+                            | ((ProposalRow.mode == str(RuleMode.AUTO)) & (ProposalRow.decided_by == BOT_ACTOR)
+                               & ProposalRow.state.not_in([str(st) for st in IN_FLIGHT]))
+                        )
+                    )
                     | (
                         ProposalRow.message_ts.is_not(None)
                         & (ProposalRow.shown_state != ProposalRow.state)

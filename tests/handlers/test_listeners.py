@@ -177,10 +177,10 @@ async def test_status_acks_empty_before_reading_the_account(trail: Trail, contex
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "Usage: /budget status | check | proposals | history | help"),
-        ("help", "Usage: /budget status | check | proposals | history | help"),
-        ("HELP", "Usage: /budget status | check | proposals | history | help"),
-        ("frobnicate now", "I don't know “frobnicate now”. Usage: /budget status | check | proposals | history | help"),
+        ("", "Usage: /budget status | check | proposals | history | rules | automation | help"),
+        ("help", "Usage: /budget status | check | proposals | history | rules | automation | help"),
+        ("HELP", "Usage: /budget status | check | proposals | history | rules | automation | help"),
+        ("frobnicate now", "I don't know “frobnicate now”. Usage: /budget status | check | proposals | history | rules | automation | help"),
         ("  Status   101 ", "Winner &amp; Co &lt;US&gt; (101): working, daily budget 100.00, spent 0.00 today (EST)"),
         # Slack sends &, < and > escaped; the name is matched on the real characters.
         ("status Winner &amp; Co &lt;US&gt;", "Winner &amp; Co &lt;US&gt; (101): working, daily budget 100.00, spent 0.00 today (EST)"),
