@@ -59,9 +59,9 @@ def hold_reason(
         words = f" ({trouble})" if trouble else ""
         return f"PropellerAds failed at {trouble_at:%H:%M} UTC{words}; automatic actions wait {_span(limits.error_hold)} after that"
     if last_hour >= limits.max_per_hour:
-        return f"{last_hour} automatic actions in the last hour reach the cap of {limits.max_per_hour}"
+        return f"the cap of {limits.max_per_hour} automatic actions an hour is reached"
     if last_day >= limits.max_per_day:
-        return f"{last_day} automatic actions in the last 24 hours reach the cap of {limits.max_per_day}"
+        return f"the cap of {limits.max_per_day} automatic actions in 24 hours is reached"
     return None
 
 

@@ -133,6 +133,9 @@ class RuleActions(ServiceParts):
                 break
             decision = await self.executor.approve(proposal.id, BOT_ACTOR, version=proposal.version)
             decisions.append(decision)
+            if decision.recorded:
+                # Nobody clicked: the check that made the change posts it, right after (tell_proposals).
+                await self.store.told(proposal.id, None)
             if decision.changed_budget:
                 self.forget_reads()
             if decision.outcome in TROUBLED:
