@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from core.policy import Candidate, Direction, Evidence
-from core.proposals import ProposalState
+from core.models import CampaignStatus
+from core.proposals import ActionKind, ProposalState
 from core.store import Store
 from sandbox.adplatform import Account, Campaign, SandboxConfig
 from tests.harness import APPROVER, Stack, running_stack
@@ -59,18 +60,32 @@ def stack(tmp_path: Path) -> Any:
         yield running
 
 
-async def seed(url: str) -> None:
+def pauses() -> list[Candidate]:
+    return [
+        Candidate(
+            FIRST_ID + i, f"Scale test {i:02d}", "stop losers", Direction.DECREASE, Decimal("100.00"), Decimal("100.00"),
+            "Over the last 7 days to yesterday: cpa 150.00 > 100.00.",
+            Evidence(7, Decimal("1050"), 7, Decimal("150"), None, Decimal("1.5")), action=ActionKind.PAUSE,
+        )
+        for i in range(ROUNDS)
+    ]
+
+
+async def seed(url: str, candidates: list[Candidate] | None = None) -> None:
     store = Store.connect(url)
     try:
         await store.migrate()
-        created = (await store.save_candidates(increases(), now=datetime.now(timezone.utc), ttl=timedelta(hours=24))).created
+        made = candidates if candidates is not None else increases()
+        created = (await store.save_candidates(made, now=datetime.now(timezone.utc), ttl=timedelta(hours=24))).created
         assert len(created) == ROUNDS
     finally:
         await store.close()
 
 
-async def start_replicas(stack: Stack, url: str, tmp_path: Path, config: str = "", **env: str) -> list[BotProcess]:
-    await seed(url)
+async def start_replicas(
+    stack: Stack, url: str, tmp_path: Path, config: str = "", candidates: list[Candidate] | None = None, **env: str
+) -> list[BotProcess]:
+    await seed(url, candidates)
     path = tmp_path / "config.toml"
     path.write_text(config, encoding="utf-8")  # no rules: checks propose nothing new
     environment = bot_env(stack, url, BUDGET_BOT_CONFIG=str(path), **env)
@@ -181,3 +196,24 @@ async def test_a_slow_write_is_never_taken_over_by_the_other_replicas_checks(
         "rounds": ROUNDS, "clicks": 2 * ROUNDS, "checks meanwhile": checks,
         "patches per proposal": sorted(set(patches_per_campaign(stack).values())),
     }
+
+
+async def test_pause_approvals_clicked_on_both_replicas_stop_each_campaign_with_one_request(
+    stack: Stack, postgres_url: str, tmp_path: Path, figures: dict[str, Any]
+) -> None:
+    stack.sandbox.faults.latency_by_endpoint = {"campaigns_stop": 0.05}
+    replicas = await start_replicas(stack, postgres_url, tmp_path, candidates=pauses())
+    try:
+        await approve_every_proposal(stack, replicas)
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+    proposals, audit, _ = await read_store(postgres_url)
+    assert Counter(p.state for p in proposals) == Counter({ProposalState.APPLIED: ROUNDS})
+    stops = stack.sandbox.requests.entries("PUT", "/adv/campaigns/stop")
+    stopped = Counter(i for r in stops for i in r.body["campaign_ids"])
+    assert stopped == Counter({FIRST_ID + i: 1 for i in range(ROUNDS)})
+    assert {c.status for c in stack.sandbox.account.campaigns.values()} == {CampaignStatus.STOPPED}
+    assert Counter(e.action for e in audit)["applied"] == ROUNDS
+    figures["replicas: pause approvals"] = {"rounds": ROUNDS, "clicks": 2 * ROUNDS, "stop requests": len(stops)}
