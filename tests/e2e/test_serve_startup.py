@@ -107,3 +107,20 @@ def test_serve_starts_quietly_and_runs_a_health_check_at_once(stack: Stack, tmp_
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_serve_with_a_malformed_rule_fails_at_start_in_one_line_naming_the_rule_and_field(stack: Stack, tmp_path: Path) -> None:
+    config = tmp_path / "rules.toml"
+    config.write_text(
+        '[[rules]]\nname = "stop losers"\naction = "pause"\nmode = "auto"\n'
+        'conditions = [{metric = "cpa", op = ">", value = 100}]\n'
+        '[[rules]]\nname = "grow winners"\naction = "increase"\nmode = "auto"\npercent = 20\n'
+        'conditions = [{metric = "cpa", op = "<", value = 20}]\n',
+        encoding="utf-8",
+    )
+    env = serve_env(stack, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", BUDGET_BOT_CONFIG=str(config))
+    line = one_line(budget_bot("serve", "--host", "127.0.0.1", "--port", str(_free_port()), "--no-schedule", env=env, cwd=tmp_path), 2)
+    assert line == (
+        "budget-bot: error: configuration: BUDGET_BOT_RULES[1] (rule 'grow winners'): "
+        "mode auto is only for decrease and pause, not increase"
+    )
