@@ -122,3 +122,20 @@ def test_a_rule_reads_in_plain_words() -> None:
         "Over the last 3 days to yesterday, when ctr < 0.5% (once it has spent at least 100.00): pause the campaign, "
         "for every working campaign."
     )
+
+
+def test_guard_lets_a_pause_through_and_frees_its_budget_for_increases() -> None:
+    from core.policy import GuardrailBudget, Guardrails, Refusal, guard
+
+    budget = GuardrailBudget(balance=D("1000"), total_daily_budget=D("300"), increased_today=D(0), low_balance_days=D(3))
+    pause = judge(rule(), 7, "Push", D("50"), Figures(7, spent=D("300")))
+    assert pause is not None and guard(pause, Guardrails(), budget) == pause
+    assert budget.total_daily_budget == D("250")
+
+    resume = judge(rule(action="resume"), 8, "Pop", D("90"), Figures(7, spent=D("300")))
+    assert resume is not None
+    refused = guard(resume, Guardrails(), budget)  # 1000 / 3 = 333.33 covers 250 + 90? no: 340 > 333.33
+    assert isinstance(refused, Refusal)
+    assert refused.reason == "starting it with 90.00 a day would leave the balance covering under 3 days of budget"
+    budget.balance = D("1100")
+    assert guard(resume, Guardrails(), budget) == resume and budget.total_daily_budget == D("340")

@@ -179,3 +179,17 @@ def test_budget_rules_says_each_rule_in_plain_words_with_its_mode_and_last_actio
     assert contexts(answer) == [
         "Automation is *on*: rules in auto mode decrease budgets and pause campaigns on their own, each with Undo."
     ]
+
+
+def test_the_cpa_rule_has_a_campaign_first_and_a_notice_does_not_stand_in_its_way(tmp_path: Path, clock: ManualClock) -> None:
+    from tests.harness import CPA_RULE
+
+    pause = {"name": "stop losers", "action": "pause", "conditions": LOSERS}
+    watch = {"name": "watch losers", "action": "pause", "mode": "notify", "conditions": LOSERS}
+    for stack in rules_stack(tmp_path, clock, CPA_RULE, pause, watch):
+        posted = check(stack, expect="0 alert change(s), 3 new proposal(s), 0 still waiting")
+        assert posted[LOSER].text == "Proposal #1: Loser DE daily budget 200.00 → 160.00"  # the CPA rule's cut
+        made = of_state(stack, *ProposalState)
+        assert sorted((p.rule, p.state.value) for p in made) == [
+            ("cpa-target", "pending"), ("cpa-target", "pending"), ("watch losers", "notified"),
+        ]
