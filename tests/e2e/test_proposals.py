@@ -526,8 +526,11 @@ def test_budget_history_shows_who_when_from_to_rule_and_outcome(stack: Stack, cl
                 "`03-04 12:00` *proposed* Winner &amp; Co &lt;US&gt; (101) 100.00 → 120.00 by the bot · rule cpa-target",
                 "`03-04 12:00` *proposed* Loser DE (102) 200.00 → 160.00 by the bot · rule cpa-target",
             ]
-        )
+        ),
+        # The applied change, with its Undo.
+        "Change #2: Winner &amp; Co &lt;US&gt; 100.00 → 120.00 (03-04 12:05)",
     ]
+    assert [b["accessory"]["action_id"] for b in reply.blocks if b.get("accessory")] == ["proposal_undo"]
 
 
 # --- a restart between the PATCH and the record ------------------------------------------------
