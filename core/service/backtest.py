@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from datetime import date, timedelta
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 class Backtests(ServiceParts):
     """What the configured rules would have done over the past days, from the spend ledger."""
 
+    @property
+    def _backtest_reads(self) -> asyncio.Lock:
+        lock = self.__dict__.get("_backtest_lock")
+        if lock is None:
+            lock = self.__dict__["_backtest_lock"] = asyncio.Lock()
+        return lock
+
     async def backtest(self, days: int = DEFAULT_DAYS, rule: str | None = None) -> Backtest:
         """Replays the rules (or the one named) over the `days` whole ad days before today.
 
@@ -33,7 +41,9 @@ class Backtests(ServiceParts):
         notes: list[str] = []
         sync = LedgerSync(self.api, self.store.ledger, self.ad_day, backfill_days=(today - earliest).days)
         try:
-            await sync.backfill(now)
+            # Backtests asked for at once read the missing days once: the later ones find them held.
+            async with self._backtest_reads:
+                await sync.backfill(now)
         except PropellerAdsError as exc:
             log.warning("backtest: missing days not read: %s", exc)
             notes.append(f"the days the spend ledger lacks could not be read ({exc.summary()})")
