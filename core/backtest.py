@@ -35,9 +35,21 @@ from itertools import accumulate
 from core.health import CampaignPerformance
 from core.ledger_types import DailyRow
 from core.models import CampaignStatus
-from core.policy import Candidate, GuardrailBudget, Guardrails, Refusal, Rule, apply_guardrails, evaluate, rule_for
+from core.policy import (
+    Candidate,
+    Direction,
+    Evidence,
+    GuardrailBudget,
+    Guardrails,
+    Refusal,
+    Rule,
+    apply_guardrails,
+    evaluate,
+    rule_for,
+)
 from core.proposals import ActionKind, RuleMode
-from core.rules import ConditionRule, Figures, holds, judge
+from core.money import cents
+from core.rules import ConditionRule, Figures, RuleAction, holds, target_amount
 
 ZERO = Decimal(0)
 DEFAULT_DAYS = 14
@@ -45,6 +57,9 @@ MAX_DAYS = 60
 NO_LIMIT = Decimal(10) ** 12
 """Stands in for the balance and the cap on increases, which a backtest cannot know for past days."""
 ONE_DAY = timedelta(days=1)
+KIND_OF = {RuleAction.PAUSE: ActionKind.PAUSE, RuleAction.RESUME: ActionKind.RESUME}
+UNSHOWN = Evidence(0, ZERO, 0, None, None, None)
+"""A backtest row shows the campaign's own figures, not a proposal's evidence."""
 
 AnyRule = Rule | ConditionRule
 
@@ -241,6 +256,7 @@ def replay(
     for campaign_id, h in histories.items():
         cpa_rule = rule_for(cpa_rules, campaign_id) if cpa_rules else None
         acted_first: dict[str, int] = {}
+        shared: dict[int, Figures] = {}
         for order, (rule, (back_first, back_last), days, rest) in enumerate(zip(rules, reaches, judged_days, rests)):
             is_cpa = isinstance(rule, Rule)
             if is_cpa and rule is not cpa_rule:
@@ -268,12 +284,15 @@ def replay(
                     )
                     candidate = evaluate(rule, perf)
                 else:
-                    figures = Figures(
-                        width, spent, impressions_sum[hi] - impressions_sum[lo], clicks_sum[hi] - clicks_sum[lo],
-                        conversions_sum[hi] - conversions_sum[lo], budget,
-                    )
-                    # Most days nothing holds: only then is the verdict (and its words) worth making.
-                    candidate = judge(rule, campaign_id, h.name, budget, figures) if holds(rule, figures) else None
+                    # Rules over the same window share the campaign's figures of the day.
+                    key = (lo * 4096 + hi) * 4096 + d
+                    figures = shared.get(key)
+                    if figures is None:
+                        figures = shared[key] = Figures(
+                            width, spent, impressions_sum[hi] - impressions_sum[lo], clicks_sum[hi] - clicks_sum[lo],
+                            conversions_sum[hi] - conversions_sum[lo], budget,
+                        )
+                    candidate = _verdict(rule, campaign_id, h.name, budget, figures) if holds(rule, figures) else None
                 if candidate is None:
                     continue
                 guarded = _guarded(candidate, unbounded)
@@ -309,6 +328,21 @@ def replay(
     found.sort(key=lambda item: item[:3])
     return Backtest(
         first_day, last_day, [item[3] for item in found], [totals[r.name] for r in rules], len(histories), tuple(notes)
+    )
+
+
+def _verdict(rule: ConditionRule, campaign_id: int, name: str, budget: Decimal | None, figures: Figures) -> Candidate | None:
+    """`judge` without the words a proposal shows (a backtest row does not show them): the rule's conditions
+    are known to hold, the amounts are the rule's own (`target_amount`)."""
+    to = target_amount(rule, budget)
+    if to is None:
+        return None
+    start = cents(budget or ZERO)
+    kind = KIND_OF.get(rule.action, ActionKind.SET_DAILY_BUDGET)
+    raises = rule.action is RuleAction.RESUME or (kind is ActionKind.SET_DAILY_BUDGET and to > start)
+    return Candidate(
+        campaign_id, name, rule.name, Direction.INCREASE if raises else Direction.DECREASE, start, to, "", UNSHOWN,
+        action=kind, mode=rule.mode, cooldown=rule.cooldown,
     )
 
 
