@@ -102,8 +102,8 @@ def run() -> Section:
             f"{len(result.rows):,}", ms(median) + verdict, ms(max(times)), ms(read_time),
         ])
     notes.append(
-        f"Windows are summed from prefix sums per campaign, so a 14-day window costs what a 1-day one does; "
-        f"the time goes to judging each campaign on each morning, and to the words of each verdict that holds."
+        "Windows are summed from prefix sums per campaign, so a 14-day window costs what a 1-day one does; "
+        "the time goes to judging each campaign on each morning, and to trimming each verdict that holds by the guardrails."
     )
     return Section(
         title=f"Backtest: {DAYS} days × campaigns × {len(replayed)} rules",
