@@ -240,12 +240,13 @@ def replay(
     held_from = (held[0] - base).days if held else 0
     held_to = (held[1] - base).days if held else size - 1
 
-    totals = {r.name: RuleTotals(r.name, r.mode if isinstance(r, ConditionRule) else RuleMode.PROPOSE) for r in rules}
+    # By place in the list, not by name: two rules of one name still get a line each.
+    totals = [RuleTotals(r.name, r.mode if isinstance(r, ConditionRule) else RuleMode.PROPOSE) for r in rules]
     reaches = [reach(r) for r in rules]
     judged_days: list[list[int]] = []
-    for rule, (back_first, back_last) in zip(rules, reaches):
+    for order, (back_first, back_last) in enumerate(reaches):
         days = [d for d in range(first_i, last_i + 1) if d - back_first >= held_from and d - back_last <= held_to]
-        totals[rule.name].days_waiting = (last_i - first_i + 1) - len(days)
+        totals[order].days_waiting = (last_i - first_i + 1) - len(days)
         judged_days.append(days)
     # Rules that act again only after their cooldown: how many days on from the day they acted.
     rests = [
@@ -255,7 +256,7 @@ def replay(
     found: list[tuple[int, int, int, BacktestRow]] = []
     for campaign_id, h in histories.items():
         cpa_rule = rule_for(cpa_rules, campaign_id) if cpa_rules else None
-        acted_first: dict[str, int] = {}
+        acted_first: dict[int, int] = {}
         shared: dict[int, Figures] = {}
         for order, (rule, (back_first, back_last), days, rest) in enumerate(zip(rules, reaches, judged_days, rests)):
             is_cpa = isinstance(rule, Rule)
@@ -297,10 +298,10 @@ def replay(
                     continue
                 guarded = _guarded(candidate, unbounded)
                 if isinstance(guarded, Refusal):
-                    totals[rule.name].refused += 1
+                    totals[order].refused += 1
                     continue
                 free_from = d + rest
-                acted_first.setdefault(rule.name, d)
+                acted_first.setdefault(order, d)
                 row = BacktestRow(
                     day=base + timedelta(days=d),
                     campaign_id=campaign_id,
@@ -316,18 +317,18 @@ def replay(
                     notes=guarded.notes,
                 )
                 found.append((d, campaign_id, order, row))
-                t = totals[rule.name]
+                t = totals[order]
                 t.actions += 1
                 t.spent += row.spent
                 t.conversions += row.conversions
-        for name, d in acted_first.items():
-            t = totals[name]
+        for order, d in acted_first.items():
+            t = totals[order]
             t.campaigns += 1
             t.spent_after += h.spent[last_i + 1] - h.spent[d]
             t.conversions_after += h.conversions[last_i + 1] - h.conversions[d]
     found.sort(key=lambda item: item[:3])
     return Backtest(
-        first_day, last_day, [item[3] for item in found], [totals[r.name] for r in rules], len(histories), tuple(notes)
+        first_day, last_day, [item[3] for item in found], totals, len(histories), tuple(notes)
     )
 
 

@@ -118,3 +118,19 @@ def test_without_rules_the_backtest_says_so(tmp_path: Path, clock: ManualClock) 
         assert answer.text == (
             "No backtest: no rules are configured: add [[rules]] tables to the configuration file."
         )
+
+
+def test_when_the_missing_days_cannot_be_read_the_answer_says_so_and_judges_nothing_it_lacks(stack: Stack) -> None:
+    stack.sandbox.faults.malformed = {"statistics"}
+    _, answer = backtest(stack, "backtest no-conv")
+    lines = texts(answer)
+    assert lines[2] == (
+        "*no-conv* · proposes (Approve / Reject): would not have acted. "
+        "_(14 day(s) not judged: its window reaches past the spend ledger)_"
+    )
+    assert lines[3] == "No rule would have acted on any of these days."
+    assert lines[4].startswith(":warning: the days the spend ledger lacks could not be read (")
+    assert lines[5] == (
+        ":warning: the spend ledger holds none of the days 2024-02-18 to 2024-03-03: nothing could be judged."
+    )
+    assert stack.requests("PATCH") == [] and stack.requests("PUT") == []
