@@ -1,4 +1,4 @@
-"""The `budget-bot` command line: check the account, run the bot, run the local sandbox."""
+"""The `budget-bot` command line: check the account, backtest the rules, run the bot, run the local sandbox."""
 
 from __future__ import annotations
 
@@ -163,6 +163,51 @@ async def _check(settings: Settings, *, on_rate_limit_wait: Callable[[str, float
         await store.migrate()
         async with make_client(settings, on_rate_limit_wait=on_rate_limit_wait) as api:
             return await BudgetService(api, store, service_config(settings), clock=clock).look()
+    finally:
+        await store.close()
+
+
+@app.command()
+@one_line_errors
+def backtest(
+    days: int = typer.Option(14, "--days", help="Whole ad days to replay, before today (1 to 60)."),
+    rule: str = typer.Option(None, "--rule", help="Replay only the rule of this name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each step."),
+) -> None:
+    """Replay the rules over the spend ledger's past days: what each would have done, and what followed."""
+    from core.service import BacktestRefused
+
+    _setup_logging(verbose, logging.ERROR)
+    settings = load_settings()
+    try:
+        with _starting(settings), err.status("Reading the days the spend ledger lacks from PropellerAds…") as status:
+
+            def waiting(endpoint: str, seconds: float) -> None:
+                status.update(f"waiting {seconds:.0f} s for PropellerAds' rate limit on {endpoint}…")
+
+            result = asyncio.run(_backtest(settings, days, rule, on_rate_limit_wait=waiting))
+    except BacktestRefused as exc:
+        _fail(str(exc), ExitCode.CONFIG)
+    from bot.backtest_text import backtest_json, print_backtest
+
+    if as_json:
+        typer.echo(json.dumps(backtest_json(result, settings.currency), indent=2, ensure_ascii=False))
+    else:
+        print_backtest(result, Console(), settings.currency)
+
+
+async def _backtest(settings: Settings, days: int, rule: str | None, *, on_rate_limit_wait: Callable[[str, float], None] | None = None):  # noqa: ANN202
+    """The backtest over the bot's own store: its spend ledger, filled in where it lacks days."""
+    from bot.wiring import make_client, service_config
+    from core.service import BudgetService
+    from core.store import Store
+
+    store = Store.connect(settings.database_url)
+    try:
+        await store.migrate()
+        async with make_client(settings, on_rate_limit_wait=on_rate_limit_wait) as api:
+            return await BudgetService(api, store, service_config(settings), clock=clock).backtest(days, rule)
     finally:
         await store.close()
 

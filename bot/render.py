@@ -35,7 +35,7 @@ from core.money import DEFAULT_CURRENCY, fmt_amount, fmt_days, fmt_money, fmt_pe
 from core.pacing import CampaignPacing
 from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditAction, AuditEntry, Decision, Outcome, Proposal, ProposalState, RuleMode
 from core.automation import AutomationState
-from core.service import CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch, RuleReport
+from core.service import Backtest, BacktestRow, CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch, RuleReport, RuleTotals
 
 Message = dict[str, Any]
 
@@ -62,6 +62,7 @@ USAGE = (
     "*`/budget history [campaign id]`*: who changed which daily budget, and how it went\n"
     "*`/budget rules`*: the rules in plain words, their mode, when each last fired and what it did\n"
     "*`/budget automation [on|off]`*: whether rules in auto mode act on their own (approvers switch it)\n"
+    "*`/budget backtest [rule]`*: what the rules would have done over the last 14 days, and what those campaigns then spent\n"
     "*`/budget help`*: this list"
 )
 
@@ -362,7 +363,7 @@ def said(mrkdwn: str) -> Message:
 
 def usage(unknown: str | None = None) -> Message:
     head = f"I don't know “{escape(unknown)}”. " if unknown else ""
-    return _message(f"{head}Usage: /budget status | check | proposals | history | rules | automation | help", [_section(f"{head}What `/budget` can do:\n{USAGE}")])
+    return _message(f"{head}Usage: /budget status | check | proposals | history | rules | automation | backtest | help", [_section(f"{head}What `/budget` can do:\n{USAGE}")])
 
 
 # --- proposals ---------------------------------------------------------------------------------
@@ -726,3 +727,69 @@ def home_view(
     blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision.* Use `/budget proposals` to decide.").to_dict())
     blocks.append(_context("Commands: `/budget status`, `/budget check`, `/budget proposals`, `/budget history`").to_dict())
     return {"type": "home", "blocks": blocks[:100]}
+
+
+# --- backtest ----------------------------------------------------------------------------------
+
+BACKTEST_ROWS = 20
+"""Rows a backtest answer lists in Slack; the terminal's `budget-bot backtest --json` gives them all."""
+BACKTEST_ASSUMES = (
+    "Each morning is judged on the spend ledger as it stood, each rule on its own, with the step limit and the "
+    "min/max daily budget; the balance and the day's cap on increases are unknown for past days. A “today” window "
+    "sees the whole day. The history is what happened: a paused campaign's later spend is what the pause would have saved."
+)
+
+
+def backtest_started(rule: str | None, days: int) -> Message:
+    which = f"rule {rule}" if rule else "the rules"
+    return notice(f"Replaying {which} over the last {days} days; the answer comes here in a moment.")
+
+
+def backtest_result(bt: Backtest, *, currency: str = DEFAULT_CURRENCY) -> Message:
+    """Per-rule totals, then the first rows, then what limited the replay and what it assumes."""
+    span = f"{bt.first_day:%Y-%m-%d} to {bt.last_day:%Y-%m-%d}"
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(f"Backtest, the last {bt.days} days", 150)))]
+    blocks.append(_context(f"{span}, {bt.campaigns} campaign(s) in the spend ledger."))
+    totals = [_backtest_total(t, currency) for t in bt.totals]
+    listed = [_backtest_row(r) for r in bt.rows[:BACKTEST_ROWS]]
+    if listed:
+        more = f" (the first {len(listed)} of {len(bt.rows)}; `budget-bot backtest --json` lists all)" if len(bt.rows) > len(listed) else ""
+        listed.insert(0, f"*What the rules would have done*{more}")
+    else:
+        listed = ["No rule would have acted on any of these days."]
+    notes = [f":warning: {escape(n)}." for n in bt.notes]
+    room = MAX_BLOCKS - len(blocks) - 1  # one block stays for the assumptions
+    for chunk in (_chunk(totals, MAX_SECTION_TEXT - 100) + _chunk(listed, MAX_SECTION_TEXT - 100) + notes)[:room]:
+        blocks.append(_section(chunk))
+    blocks.append(_context(BACKTEST_ASSUMES))
+    acted = sum(t.actions for t in bt.totals)
+    return _message(f"Backtest {span}: {len(bt.totals)} rule(s), {acted} action(s)", blocks)
+
+
+def _backtest_total(t: RuleTotals, currency: str) -> str:
+    head = f"*{escape(t.rule)}* · {MODE_WORDS.get(t.mode, t.mode.value)}"
+    if not t.actions:
+        said = "would not have acted."
+    else:
+        said = (
+            f"{t.actions} action(s) on {t.campaigns} campaign(s). On those days they spent "
+            f"{fmt_amount(t.spent, currency)} with {t.conversions} conversion(s); from its first action on each, "
+            f"{fmt_amount(t.spent_after, currency)} with {t.conversions_after}."
+        )
+    extra = []
+    if t.refused:
+        extra.append(f"{t.refused} verdict(s) the guardrails left no change for")
+    if t.days_waiting:
+        extra.append(f"{t.days_waiting} day(s) not judged: its window reaches past the spend ledger")
+    return f"{head}: {said}" + (f" _({'; '.join(extra)})_" if extra else "")
+
+
+def _backtest_row(r: BacktestRow) -> str:
+    if r.action in ("pause", "resume"):
+        change = f"*{r.action}* ({fmt_money(r.from_amount)} a day)"
+    else:
+        change = f"*{r.action}* {fmt_money(r.from_amount)} → {fmt_money(r.to_amount)}"
+    return (
+        f"`{r.day:%m-%d}` {escape(r.campaign_name or r.campaign_id)} ({r.campaign_id}) · {escape(r.rule)}: {change}; "
+        f"spent {fmt_money(r.spent)} that day ({r.conversions} conv.), {fmt_money(r.spent_after)} from then on"
+    )

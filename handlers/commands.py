@@ -1,4 +1,4 @@
-"""The /budget slash command: status, campaign status, check, proposals, history, rules, automation, help."""
+"""The /budget slash command: status, campaign status, check, proposals, history, rules, automation, backtest, help."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot import render
+from core.backtest import DEFAULT_DAYS
+from core.service import BacktestRefused
 from handlers.common import answer_failures, budget
 from handlers.context import BotContext
 
@@ -67,6 +69,8 @@ async def budget_command(
         await respond(**render.rules_list(reports, await ctx.service.automation()), response_type="ephemeral")
     elif verb == "automation":
         await _automation(ctx, user, rest.lower(), respond)
+    elif verb == "backtest":
+        await _backtest(ctx, rest or None, respond)
     elif verb == "help":
         await respond(**render.usage(), response_type="ephemeral")
     else:
@@ -88,6 +92,17 @@ async def _automation(ctx: BotContext, user: str, choice: str, respond: AsyncRes
         return
     await ctx.notifier.post(ctx.settings.proposals_to, render.automation_state(state, changed=True))
     await respond(**render.automation_state(state, changed=True), response_type="ephemeral")
+
+
+async def _backtest(ctx: BotContext, rule: str | None, respond: AsyncRespond) -> None:
+    """`/budget backtest [rule]`: a line at once, the replay (which may first read days the ledger lacks) after."""
+    await respond(**render.backtest_started(rule, DEFAULT_DAYS), response_type="ephemeral")
+    try:
+        result = await ctx.service.backtest(DEFAULT_DAYS, rule)
+    except BacktestRefused as exc:
+        await respond(**render.notice(f"No backtest: {exc}."), response_type="ephemeral")
+        return
+    await respond(**render.backtest_result(result, currency=ctx.settings.currency), response_type="ephemeral")
 
 
 def _unescape(text: str) -> str:

@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from core.backtest import Backtest, BacktestRefused, BacktestRow, RuleTotals
 from core.executor import Executor
 from core.ledger import LedgerSync
 from core.propellerads import PropellerAdsClient
 from core.store import Store
+from core.service.backtest import Backtests
 from core.service.checks import HealthChecks
 from core.service.decisions import Decisions
 from core.service.reads import AccountReads, SharedReads, campaign_id_in
@@ -18,12 +20,12 @@ from core.service.values import CampaignLookup, CampaignStatusReport, CheckResul
 
 
 __all__ = [
-    "BudgetService", "CampaignLookup", "CampaignStatusReport", "CheckResult", "EditResult", "MoneyWatch", "ServiceConfig",
+    "Backtest", "BacktestRefused", "BacktestRow", "RuleTotals", "BudgetService", "CampaignLookup", "CampaignStatusReport", "CheckResult", "EditResult", "MoneyWatch", "ServiceConfig",
     "RuleReport", "SharedReads", "campaign_id_in",
 ]
 
 
-class BudgetService(AccountReads, HealthChecks, Decisions):
+class BudgetService(AccountReads, HealthChecks, Decisions, Backtests):
     """The one door handlers, renderers and jobs go through: reads, checks and decisions over one store and client."""
 
     def __init__(

@@ -59,6 +59,7 @@ USAGE_LINES = [
     "*`/budget history [campaign id]`*: who changed which daily budget, and how it went",
     "*`/budget rules`*: the rules in plain words, their mode, when each last fired and what it did",
     "*`/budget automation [on|off]`*: whether rules in auto mode act on their own (approvers switch it)",
+    "*`/budget backtest [rule]`*: what the rules would have done over the last 14 days, and what those campaigns then spent",
     "*`/budget help`*: this list",
 ]
 
@@ -147,7 +148,7 @@ def test_acks_come_back_well_under_3_s_while_each_ad_api_call_takes_1_5_s(stack:
 
     ack, reply, _ = command(stack, "make it rain")
     nonsense_ack = ack.latency
-    assert reply.text == "I don't know “make it rain”. Usage: /budget status | check | proposals | history | rules | automation | help"
+    assert reply.text == "I don't know “make it rain”. Usage: /budget status | check | proposals | history | rules | automation | backtest | help"
     assert sections(reply) == ["I don't know “make it rain”. What `/budget` can do:\n" + "\n".join(USAGE_LINES)]
 
     latencies = {"status": status_ack, "status 101": campaign_ack, "nonsense": nonsense_ack}
@@ -201,7 +202,7 @@ def test_help_and_an_empty_command_answer_the_usage_privately(stack: Stack) -> N
     for text in ("help", ""):
         _, reply, _ = command(stack, text, user=VIEWER)
         assert reply.visible_to == VIEWER
-        assert reply.text == "Usage: /budget status | check | proposals | history | rules | automation | help"
+        assert reply.text == "Usage: /budget status | check | proposals | history | rules | automation | backtest | help"
         assert sections(reply) == ["What `/budget` can do:\n" + "\n".join(USAGE_LINES)]
     assert stack.sandbox.requests.entries() == []
 
