@@ -80,13 +80,16 @@ class HealthChecks(ServiceParts):
         return result
 
     async def watch_money(self, snap: AccountSnapshot, now: datetime) -> MoneyWatch:
-        """Today into the spend ledger (one grouped statistics call), the last days re-read while conversions
+        """Today into the spend ledger (as the snapshot read it), the last days re-read while conversions
         settle (hourly), and pacing and signals worked out from what the ledger holds.
 
         A failed read leaves the ledger as it was: pacing and signals then come from what is there.
         """
         try:
-            await self.ledger.read_today(now, snap.seen)
+            if snap.today is None:
+                await self.ledger.read_today(now, snap.seen)
+            else:  # sampled when it was read, which a reused snapshot did a little before `now`
+                await self.ledger.read_today(snap.taken_at, snap.seen, snap.today)
             await self.ledger.settle(now)
         except PropellerAdsError as exc:
             log.warning("spend ledger not updated: %s", exc)

@@ -17,7 +17,7 @@ from core.ledger_types import DailyRow, IntradaySample
 from core.models import Campaign, CampaignStatus, CampaignStats, StatisticsRow, sum_by_campaign
 from core.pacing import campaign_pacing
 from core.propellerads import PropellerAdsClient
-from core.snapshot import read_snapshot
+from core.snapshot import read_snapshot, trailing_window
 from core.store import Store
 from core.store.ledger import SAMPLES_KEPT
 from core.service.values import CampaignLookup, CampaignStatusReport, ServiceConfig
@@ -100,13 +100,18 @@ class AccountReads(ServiceParts):
 
     async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
         async def read() -> AccountSnapshot:
+            # The window's whole days come from the spend ledger when it holds them all, and today is read with
+            # the rest: a check asks statistics once (a page per 1,000 campaigns that spent today).
             now = self.clock()
+            window_days = self.config.thresholds.window_days
             return await read_snapshot(
                 self.api,
                 ad_day=self.ad_day,
-                window_days=self.config.thresholds.window_days,
+                window_days=window_days,
                 now=now,
                 statuses=WATCHED_STATUSES,
+                held_window=await self.ledger.held_window(*trailing_window(self.ad_day.today(now), window_days)),
+                with_today=True,
             )
 
         return await self._reads.get("snapshot", read, fresh=fresh)
