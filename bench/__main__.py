@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from rich.console import Console
 
-from bench import economy, ledger, report, responsiveness, scale
+from bench import economy, ledger, report, responsiveness, scale, stopping
 from bench.common import ROOT, Section, duration, machine
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[[], Section]] = {
     "slack": responsiveness.run,
     "scale": scale.run,
     "ledger": ledger.run,
+    "stopping": stopping.run,
 }
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 
