@@ -124,7 +124,8 @@ def serve_env(stack: Stack, database_url: str, **extra: str) -> dict[str, str]:
             "BUDGET_BOT_APPROVERS": APPROVER,
             "BUDGET_BOT_DATABASE_URL": database_url,
             "BUDGET_BOT_SNAPSHOT_TTL_SECONDS": "0",
-            # As in bot_settings: a served process spends the real clock's hours, the sandbox may not.
+            # A served process and its sandbox share the real clock, but then today's spend signals (pacing,
+            # capped early, underpacing) depend on the hour the suite runs at: tests would pass by daytime.
             "BUDGET_BOT_SIGNALS": '{"enabled": false}',
         }
     )
