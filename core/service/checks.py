@@ -54,7 +54,7 @@ class HealthChecks(ServiceParts):
         result.expired = await self.store.expire_due(now)
         result.reconciled = await self.reconcile_quietly()
         try:
-            snap = await self.snapshot(fresh=not reuse_recent_read)
+            snap = await self.snapshot(fresh=not reuse_recent_read, with_today=True)
         except (AuthenticationError, PermissionDeniedError) as exc:
             result.error = exc
             async with self._alerts_lock:
@@ -113,7 +113,7 @@ class HealthChecks(ServiceParts):
 
     async def look(self) -> tuple[HealthReport, MoneyWatch]:
         """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""
-        snap = await self.snapshot(fresh=True)
+        snap = await self.snapshot(fresh=True, with_today=True)
         return analyze(snap, self.config.thresholds), await self.watch_money(snap, self.clock())
 
     async def backfill_ledger(self, *, max_chunks: int | None = None) -> int:

@@ -98,10 +98,13 @@ class ServiceParts:
 class AccountReads(ServiceParts):
     """The account as the service sees it: the snapshot, the health report, campaign lookups and status."""
 
-    async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
+    async def snapshot(self, *, fresh: bool = False, with_today: bool = False) -> AccountSnapshot:
+        """The account, shared and kept a while. `with_today` (a check's read, if it starts one): today's
+        statistics too, for the spend ledger; a kept snapshot may lack them."""
+
         async def read() -> AccountSnapshot:
-            # The window's whole days come from the spend ledger when it holds them all, and today is read with
-            # the rest: a check asks statistics once (a page per 1,000 campaigns that spent today).
+            # The window's whole days come from the spend ledger when it holds them all: a check then asks
+            # statistics once, for today (a page per 1,000 campaigns that spent), and a status read not at all.
             now = self.clock()
             window_days = self.config.thresholds.window_days
             return await read_snapshot(
@@ -111,7 +114,7 @@ class AccountReads(ServiceParts):
                 now=now,
                 statuses=WATCHED_STATUSES,
                 held_window=await self.ledger.held_window(*trailing_window(self.ad_day.today(now), window_days)),
-                with_today=True,
+                with_today=with_today,
             )
 
         return await self._reads.get("snapshot", read, fresh=fresh)
