@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from rich.console import Console
 
-from bench import backtest, economy, ledger, report, responsiveness, scale
+from bench import backtest, economy, ledger, report, responsiveness, scale, stopping
 from bench.common import ROOT, Section, duration, machine
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Callable[[], Section]] = {
     "scale": scale.run,
     "ledger": ledger.run,
     "backtest": backtest.run,
+    "stopping": stopping.run,
 }
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 

@@ -115,11 +115,17 @@ class Runtime:
         except PropellerAdsError as exc:
             log.warning("spend ledger backfill stopped: %s", exc)
 
-    async def stop(self) -> None:
-        for task in (self._later, self._backfill):
-            if task is not None:
-                task.cancel()
+    async def stop_background(self) -> None:
+        """Stops the schedule and the bot's own background work; each task unwinds (its database session
+        closed) before this returns."""
+        own = [task for task in (self._later, self._backfill) if task is not None]
+        for task in own:
+            task.cancel()
+        await asyncio.gather(*own, return_exceptions=True)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    async def stop(self) -> None:
+        await self.stop_background()
         await self.service.api.aclose()
         await self.store.close()

@@ -29,6 +29,8 @@ BODY_TIMEOUT_SECONDS = 10.0
 """A request whose body has not all arrived this long after its headers gets 408 and the connection closes."""
 MAX_REQUESTS_IN_FLIGHT = 200
 """More requests than this being read or answered at once get 503 at once (Slack retries them)."""
+LISTENERS_GRACE_SECONDS = 10.0
+"""How long a stopping bot lets work begun after an ack finish."""
 
 
 def _guarded() -> web.Middleware:
@@ -150,6 +152,8 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
         await runtime.start(schedule=schedule)
 
     async def on_cleanup(_: web.Application) -> None:
+        await runtime.stop_background()
+        await _finish_listeners()
         await dependencies.aclose()
         await runtime.stop()
 
@@ -158,6 +162,19 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
+
+
+async def _finish_listeners() -> None:
+    """Lets the work Bolt runs after an ack (an apply, its announcement) end before the store closes; what is
+    still running after a while is cancelled and unwound. Left running, it would be cut off when the loop
+    closes, inside a database session that never closes."""
+    others = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+    if not others:
+        return
+    _, pending = await asyncio.wait(others, timeout=LISTENERS_GRACE_SECONDS)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 # Parts of a payload that Slack always sends as objects; Bolt reads into them before any listener runs.

@@ -10,7 +10,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from core.models import Campaign, CampaignStats, UnreadableItem, named
+from core.models import Campaign, CampaignStats, StatisticsRow, UnreadableItem, named
 from core.money import cents, cpa, fmt_money, fmt_percent
 
 
@@ -105,6 +105,8 @@ class AccountSnapshot:
     """Campaigns and statistics rows left out because their figures could not be read."""
     seen: list[Campaign] = field(default_factory=list)
     """Every campaign the read returned, working or not: the spend ledger keeps the status of each."""
+    today: list[StatisticsRow] | None = None
+    """Today so far by campaign, when the read asked for it (the spend ledger's today comes from it)."""
 
     @property
     def window_days(self) -> int:

@@ -1,9 +1,9 @@
 """Keeps the spend ledger current within the statistics limit: today on every check, the last days hourly
-while late conversions settle, and the 30 days before a chunk at a time."""
+while late conversions settle, and the 30 days before a chunk at a time; and gives back the whole days it holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -41,14 +41,18 @@ class LedgerSync:
         self.settle_days = settle_days
         self.settle_every = settle_every
 
-    async def read_today(self, now: datetime, campaigns: Iterable[Campaign] = ()) -> list[DailyRow]:
+    async def read_today(
+        self, now: datetime, campaigns: Iterable[Campaign] = (), stats: Sequence[StatisticsRow] | None = None
+    ) -> list[DailyRow]:
         """Today so far, in one grouped statistics call: each campaign's row, and a sample of its spend.
 
         `campaigns` (as the check read them) give the daily budget and status seen, and a row even to those
-        that spent nothing today.
+        that spent nothing today. `stats`: today's rows as read at `now` with the check's snapshot, so today
+        is not asked twice.
         """
         day = self.ad_day.today(now)
-        stats = await self.api.statistics(day, day, group_by=("campaign_id",), ad_day=self.ad_day)
+        if stats is None:
+            stats = await self.api.statistics(day, day, group_by=("campaign_id",), ad_day=self.ad_day)
         seen, others = today_rows(day, stats, campaigns)
         await self.ledger.upsert_days(seen, now, seen=True)
         await self.ledger.upsert_days(others, now)
@@ -59,12 +63,30 @@ class LedgerSync:
         await self.ledger.prune(now)
         return rows
 
+    async def held_window(self, first: date, last: date) -> list[StatisticsRow] | None:
+        """The whole days `first`..`last` as grouped statistics rows, when the ledger holds every one of them
+        (None: some are missing, ask PropellerAds). A check then asks only today."""
+        held = await self.ledger.coverage()
+        if held.first_day is None or held.last_day is None or held.first_day > first or held.last_day < last:
+            return None
+        return [
+            StatisticsRow(
+                campaign_id=r.campaign_id, campaign_name=r.name or None, day=r.day, spent=r.spent,
+                impressions=r.impressions, clicks=r.clicks, conversions=r.conversions,
+            )
+            for r in await self.ledger.days(first, last)
+            # The ledger keeps a zero row for each campaign a check saw; the API leaves those out.
+            if r.spent or r.impressions or r.clicks or r.conversions
+        ]
+
     async def settle(self, now: datetime) -> bool:
-        """Re-reads the last few whole days, when `settle_every` has passed since the last time."""
+        """Re-reads the last few whole days, when `settle_every` has passed since the last time or a new day
+        began (yesterday is then whole, and the window of whole days can come from the ledger again)."""
         coverage = await self.ledger.coverage()
-        if coverage.settled_at is not None and now - coverage.settled_at < self.settle_every:
-            return False
         today = self.ad_day.today(now)
+        new_day = coverage.last_day is not None and coverage.last_day < today - timedelta(days=1)
+        if coverage.settled_at is not None and now - coverage.settled_at < self.settle_every and not new_day:
+            return False
         first, last = today - timedelta(days=self.settle_days), today - timedelta(days=1)
         await self._read_days(first, last, now)
         await self.ledger.cover(first, last, settled_at=now)

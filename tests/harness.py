@@ -124,7 +124,8 @@ def serve_env(stack: Stack, database_url: str, **extra: str) -> dict[str, str]:
             "BUDGET_BOT_APPROVERS": APPROVER,
             "BUDGET_BOT_DATABASE_URL": database_url,
             "BUDGET_BOT_SNAPSHOT_TTL_SECONDS": "0",
-            # As in bot_settings: on the real clock, today's spend signals depend on the hour.
+            # A served process and its sandbox share the real clock, but then today's spend signals (pacing,
+            # capped early, underpacing) depend on the hour the suite runs at: tests would pass by daytime.
             "BUDGET_BOT_SIGNALS": '{"enabled": false}',
         }
     )
@@ -147,8 +148,11 @@ def bot_settings(api_url: str, slack_url: str, db_url: str, **overrides: Any) ->
         "snapshot_ttl_seconds": 0,
         "reconcile_after_seconds": 10,
         "rules": [CPA_RULE],
-        # The stacks run on the real clock, where today's spend signals depend on the hour; tests of
-        # signals turn them on with a clock of their own.
+        # Off where the sandbox spends by the real clock: most stacks drive the bot's clock (a ManualClock) but
+        # not the sandbox's, so the spend ledger's curve stands still or jumps across hours that never passed
+        # for the sandbox, and signals fire from that mismatch, not from the account (tried on: the snooze
+        # test in tests/e2e/test_alerts_slack.py gets an extra alert). Signal tests share one clock
+        # (`shared_clock=True`) and turn them on.
         "signals": SignalThresholds(enabled=False),
     }
     values.update(overrides)

@@ -57,7 +57,7 @@ class HealthChecks(RuleActions):
         result.expired = await self.store.expire_due(now)
         result.reconciled = await self.reconcile_quietly()
         try:
-            snap = await self.snapshot(fresh=not reuse_recent_read)
+            snap = await self.snapshot(fresh=not reuse_recent_read, with_today=True)
         except (AuthenticationError, PermissionDeniedError) as exc:
             result.error = exc
             async with self._alerts_lock:
@@ -87,13 +87,16 @@ class HealthChecks(RuleActions):
         return result
 
     async def watch_money(self, snap: AccountSnapshot, now: datetime) -> MoneyWatch:
-        """Today into the spend ledger (one grouped statistics call), the last days re-read while conversions
+        """Today into the spend ledger (as the snapshot read it), the last days re-read while conversions
         settle (hourly), and pacing and signals worked out from what the ledger holds.
 
         A failed read leaves the ledger as it was: pacing and signals then come from what is there.
         """
         try:
-            await self.ledger.read_today(now, snap.seen)
+            if snap.today is None:
+                await self.ledger.read_today(now, snap.seen)
+            else:  # sampled when it was read, which a reused snapshot did a little before `now`
+                await self.ledger.read_today(snap.taken_at, snap.seen, snap.today)
             await self.ledger.settle(now)
         except PropellerAdsError as exc:
             log.warning("spend ledger not updated: %s", exc)
@@ -117,7 +120,7 @@ class HealthChecks(RuleActions):
 
     async def look(self) -> tuple[HealthReport, MoneyWatch]:
         """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""
-        snap = await self.snapshot(fresh=True)
+        snap = await self.snapshot(fresh=True, with_today=True)
         return analyze(snap, self.config.thresholds), await self.watch_money(snap, self.clock())
 
     async def backfill_ledger(self, *, max_chunks: int | None = None) -> int:

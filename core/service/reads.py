@@ -17,7 +17,7 @@ from core.ledger_types import DailyRow, IntradaySample
 from core.models import Campaign, CampaignStatus, CampaignStats, StatisticsRow, sum_by_campaign
 from core.pacing import campaign_pacing
 from core.propellerads import PropellerAdsClient
-from core.snapshot import read_snapshot
+from core.snapshot import read_snapshot, trailing_window
 from core.store import Store
 from core.store.ledger import SAMPLES_KEPT
 from core.service.values import CampaignLookup, CampaignStatusReport, ServiceConfig
@@ -98,15 +98,23 @@ class ServiceParts:
 class AccountReads(ServiceParts):
     """The account as the service sees it: the snapshot, the health report, campaign lookups and status."""
 
-    async def snapshot(self, *, fresh: bool = False) -> AccountSnapshot:
+    async def snapshot(self, *, fresh: bool = False, with_today: bool = False) -> AccountSnapshot:
+        """The account, shared and kept a while. `with_today` (a check's read, if it starts one): today's
+        statistics too, for the spend ledger; a kept snapshot may lack them."""
+
         async def read() -> AccountSnapshot:
+            # The window's whole days come from the spend ledger when it holds them all: a check then asks
+            # statistics once, for today (a page per 1,000 campaigns that spent), and a status read not at all.
             now = self.clock()
+            window_days = self.config.thresholds.window_days
             return await read_snapshot(
                 self.api,
                 ad_day=self.ad_day,
-                window_days=self.config.thresholds.window_days,
+                window_days=window_days,
                 now=now,
                 statuses=WATCHED_STATUSES,
+                held_window=await self.ledger.held_window(*trailing_window(self.ad_day.today(now), window_days)),
+                with_today=with_today,
             )
 
         return await self._reads.get("snapshot", read, fresh=fresh)

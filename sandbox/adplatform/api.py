@@ -327,6 +327,8 @@ async def _answer(
     faults = sandbox.faults
     gate = faults.gates.get(endpoint)
     if gate is not None:
+        if gate.first_only:
+            faults.gates.pop(endpoint, None)
         gate.arrived.set()
         # Bounded: a gate never released lets the request through after a minute.
         for _ in range(6000):

@@ -44,9 +44,11 @@ class ForcedAnswer:
 class Gate:
     """Holds an endpoint's requests until released: a test sees one arrive, acts, then lets it through."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, first_only: bool = False) -> None:
         self.arrived = threading.Event()
         self.released = threading.Event()
+        self.first_only = first_only
+        """Holds the first request to arrive; those after it pass (a background read held, a check's let by)."""
 
     def release(self) -> None:
         self.released.set()
@@ -116,11 +118,11 @@ class Faults:
         with self._lock:
             return list(self._queue)
 
-    def hold(self, endpoint: str) -> Gate:
-        """Makes the endpoint's requests wait until the returned gate is released."""
+    def hold(self, endpoint: str, *, first_only: bool = False) -> Gate:
+        """Makes the endpoint's requests (or only the next one) wait until the returned gate is released."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; known: {', '.join(ENDPOINTS)}")
-        gate = self.gates[endpoint] = Gate()
+        gate = self.gates[endpoint] = Gate(first_only=first_only)
         return gate
 
     def latency_for(self, endpoint: str) -> float:

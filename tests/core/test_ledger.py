@@ -16,7 +16,7 @@ from sqlalchemy import MetaData
 from core.adday import AdDay
 from core.ledger import LedgerSync
 from core.ledger_types import DailyRow, IntradaySample
-from core.models import Campaign as ApiCampaign
+from core.models import Campaign as ApiCampaign, sum_by_campaign
 from core.propellerads import PropellerAdsClient
 from core.store import Store
 from core.store.ledger import Coverage, SpendLedger
@@ -287,3 +287,29 @@ async def test_the_last_two_days_are_re_read_at_most_hourly(
     day = TODAY - timedelta(days=1)
     assert {r.campaign_id: r.conversions for r in await ledger.days(day, day)} == {1: 25, 2: 24}
     assert (await ledger.coverage()).settled_at == NOW + timedelta(hours=1)
+
+
+async def test_the_window_held_adds_up_as_the_api_s_and_is_given_only_when_every_day_is_held(
+    ledger: SpendLedger, api: PropellerAdsClient, ads: BackgroundServer
+) -> None:
+    sync = LedgerSync(api, ledger, EST)
+    first, last = TODAY - timedelta(days=7), TODAY - timedelta(days=1)
+    assert await sync.held_window(first, last) is None
+    # A campaign seen on a past day without spending: a zero row the API would not send.
+    await ledger.upsert_days([row(3, first, "0", status=7)], NOW, seen=True)
+    await sync.settle(NOW)
+    assert await sync.held_window(first, last) is None, "two days held, not seven"
+
+    await sync.backfill(NOW, max_chunks=1)
+    held = await sync.held_window(first, last)
+    asked = await api.statistics(first, last, group_by=("campaign_id",), ad_day=EST)
+
+    assert held is not None
+    assert sum_by_campaign(held) == sum_by_campaign(asked)
+    assert {r.campaign_id for r in held} == {1, 2}
+    # A new day begun, yesterday is not held yet: it is re-read at once, not an hour after the last time.
+    late_evening, past_midnight = NOW + timedelta(hours=13, minutes=30), NOW + timedelta(hours=14, minutes=10)
+    assert await sync.settle(late_evening)
+    assert await sync.held_window(first + timedelta(days=1), last + timedelta(days=1)) is None
+    assert await sync.settle(past_midnight), "40 minutes after the last, but a new day"
+    assert await sync.held_window(first + timedelta(days=1), last + timedelta(days=1)) is not None
