@@ -16,6 +16,7 @@ from bot.settings import Settings
 from core.alerts import AlertChange
 from core.errors import PropellerAdsError
 from core.health import HealthReport
+from core.policy import HeldBack
 from core.proposals import Decision, Proposal
 from core.service import BudgetService, CheckResult, MoneyWatch
 
@@ -64,8 +65,10 @@ class Notifier:
         title: str = "Budget health",
         late: str | None = None,
         today: MoneyWatch | None = None,
+        held: HeldBack | None = None,
     ) -> str | None:
-        return await self.post(self.settings.channel, render.health_summary(report, title=title, late=late, today=today))
+        message = render.health_summary(report, title=title, late=late, today=today, currency=self.settings.currency, held=held)
+        return await self.post(self.settings.channel, message)
 
     async def post_failure(self, exc: PropellerAdsError, *, doing: str) -> str | None:
         """One line in the channel when scheduled work could not read PropellerAds."""
@@ -140,7 +143,7 @@ class Notifier:
         """Everything a check has to say in the channels, in reading order."""
         await self.post_decisions(result.reconciled)
         if with_summary and result.report is not None:
-            await self.post_summary(result.report, title="Budget health check")
+            await self.post_summary(result.report, title="Budget health check", held=self.service.held_back(result))
         await self.tell_alerts([change.key for change in result.alerts])
         await self.tell_proposals()
 

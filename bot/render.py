@@ -35,6 +35,7 @@ from core.money import DEFAULT_CURRENCY, fmt_amount, fmt_days, fmt_money, fmt_pe
 from core.pacing import CampaignPacing
 from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditAction, AuditEntry, Decision, Outcome, Proposal, ProposalState, RuleMode
 from core.automation import AutomationState
+from core.policy import HeldBack
 from core.service import Backtest, BacktestRow, CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch, RuleReport, RuleTotals
 
 Message = dict[str, Any]
@@ -116,10 +117,10 @@ def _pct(share: Decimal | None) -> str:
 
 def health_summary(
     report: HealthReport, *, title: str = "Budget health", late: str | None = None,
-    today: MoneyWatch | None = None, currency: str = DEFAULT_CURRENCY,
+    today: MoneyWatch | None = None, currency: str = DEFAULT_CURRENCY, held: HeldBack | None = None,
 ) -> Message:
     """The account's health, and its pacing `today` when the spend ledger has it; `late` says why a scheduled
-    summary comes after its time."""
+    summary comes after its time; `held` names the winners the guardrails kept from scaling."""
     risks = report.campaigns_at_risk
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(title, 150)))]
     if late:
@@ -152,12 +153,26 @@ def health_summary(
     if report.recommendations:
         recs = [f"• `{r.code.value}` {escape(r.message)}" for r in report.recommendations[:MAX_LISTED]]
         blocks.append(_section("*Recommendations*\n" + "\n".join(recs)))
+    if held is not None:
+        blocks.append(_section(f":seedling: {held_back_words(held, currency)}"))
     blocks.append(_context(f"Read {report.generated_at:%Y-%m-%d %H:%M} UTC · spend window {report.window_from} to {report.window_to}"))
     text = (
         f"{title}{' (late)' if late else ''}: balance {fmt_money(report.balance)}, runway {_days(report.runway_days)}, "
         f"total daily budget {fmt_money(report.total_daily_budget)}, {len(risks)} campaign(s) at risk"
     )
     return _message(text, blocks)
+
+
+def held_back_words(held: HeldBack, currency: str = DEFAULT_CURRENCY) -> str:
+    """"3 campaigns would scale: top up 1,200.00 USD to let them", and what the cap holds back."""
+    n = held.campaigns
+    lead = f"{n} campaign{'s' if n != 1 else ''} would scale (+{fmt_amount(held.wanted, currency)} a day)"
+    parts = []
+    if held.top_up > 0:
+        parts.append(f"top up {fmt_amount(held.top_up, currency)} to let {'them' if n != 1 else 'it'}")
+    if held.capped:
+        parts.append(f"{held.capped} wait{'s' if held.capped == 1 else ''} for today's cap on increases to reset")
+    return f"{lead}: {'; '.join(parts)}." if parts else f"{lead}."
 
 
 def _moment(at: datetime | None, day: date) -> str:

@@ -102,7 +102,12 @@ class Jobs:
             # The channel waits for this summary: a morning without it must say why.
             await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
             raise
-        await self.notifier.post_summary(report, title="Daily budget summary", late=late, today=today)
+        held = None
+        try:
+            held = await self.service.held_back_now(report)
+        except PropellerAdsError as exc:  # the summary goes out without it rather than not at all
+            log.warning("could not judge the rules for the daily summary: %s", exc)
+        await self.notifier.post_summary(report, title="Daily budget summary", late=late, today=today, held=held)
 
     async def catch_up(self, at: datetime | None = None) -> bool:
         """Runs today's summary late when its time has passed and no replica ran it: the bot was down or paused.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import Enum
 
 from pydantic import BaseModel, Field, model_validator
@@ -106,6 +106,37 @@ class Refusal:
     campaign_id: int
     rule: str
     reason: str
+    wanted: Decimal = field(default=Decimal(0), compare=False)
+    """What the refused change would have added to the daily budgets (0 for a decrease or a pause)."""
+    held_by: str | None = field(default=None, compare=False)
+    """`balance` or `cap` when a guardrail on money held back an increase: a winner that could scale."""
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """Increases the guardrails refused for lack of money: the winners a top-up (or a higher cap) would let scale."""
+
+    campaigns: int
+    wanted: Decimal
+    """What they would add to the daily budgets together."""
+    top_up: Decimal
+    """What the balance lacks for the increases held by the balance guard (0 when only the cap held them)."""
+    capped: int
+    """How many were held by today's cap on increases (a top-up does not help them)."""
+
+
+def held_back(refused: list[Refusal], balance: Decimal, total_daily_budget: Decimal, low_balance_days: Decimal) -> HeldBack | None:
+    """The winners held back by the balance guard or today's cap, and the top-up that would let them scale:
+    enough balance to cover `low_balance_days` of the daily budgets with their increases added."""
+    held = [r for r in refused if r.held_by in ("balance", "cap") and r.wanted > 0]
+    if not held:
+        return None
+    by_balance = sum((r.wanted for r in held if r.held_by == "balance"), Decimal(0))
+    top_up = Decimal(0)
+    if by_balance > 0:
+        needed = (total_daily_budget + by_balance) * low_balance_days
+        top_up = max(Decimal(0), (needed - balance).quantize(CENT, rounding=ROUND_UP))
+    return HeldBack(len(held), sum((r.wanted for r in held), Decimal(0)), top_up, sum(1 for r in held if r.held_by == "cap"))
 
 
 def rule_for(rules: list[Rule], campaign_id: int) -> Rule | None:
@@ -206,7 +237,7 @@ def apply_guardrails(
         room_today = g.max_daily_increase - budget.increased_today
         if target - start > room_today:
             if room_today <= 0:
-                return _refuse(candidate, f"the {fmt_money(g.max_daily_increase)} daily cap on increases is used up")
+                return _refuse(candidate, f"the {fmt_money(g.max_daily_increase)} daily cap on increases is used up", "cap")
             target = start + cents(room_today)
             notes.append(f"trimmed to the {fmt_money(room_today)} left of today's increase cap")
         # An increase may not bring the balance's coverage of daily budgets under the low-balance line.
@@ -216,6 +247,7 @@ def apply_guardrails(
                 return _refuse(
                     candidate,
                     f"any increase would leave the balance covering under {budget.low_balance_days} days of budget",
+                    "balance",
                 )
             target = start + affordable
             notes.append(f"trimmed to keep {budget.low_balance_days} days of budget covered by the balance")
@@ -244,6 +276,7 @@ def guard(candidate: Candidate, g: Guardrails, budget: GuardrailBudget) -> Candi
                 candidate,
                 f"starting it with {fmt_money(candidate.to_amount)} a day would leave the balance covering under "
                 f"{budget.low_balance_days} days of budget",
+                "balance",
             )
         budget.total_daily_budget += candidate.to_amount
         return candidate
@@ -254,6 +287,7 @@ def _cents_down(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_DOWN)
 
 
-def _refuse(candidate: Candidate, reason: str) -> Refusal:
-    return Refusal(candidate.campaign_id, candidate.rule, reason)
+def _refuse(candidate: Candidate, reason: str, held_by: str | None = None) -> Refusal:
+    adds = candidate.to_amount if candidate.action is ActionKind.RESUME else max(candidate.to_amount - candidate.from_amount, Decimal(0))
+    return Refusal(candidate.campaign_id, candidate.rule, reason, adds, held_by)
 

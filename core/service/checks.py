@@ -15,6 +15,8 @@ from core.health import AccountSnapshot, CampaignPerformance, HealthReport, anal
 from core.models import CampaignStats, sum_by_campaign
 from core.policy import (
     Candidate,
+    HeldBack,
+    held_back,
     Direction,
     GuardrailBudget,
     Refusal,
@@ -117,6 +119,19 @@ class HealthChecks(RuleActions):
             signals=detect(now, self.ad_day, rows, samples, balance, signals, target_cpa) if signals.enabled else [],
             day_label=self.ad_day.label,
         )
+
+    def held_back(self, result: CheckResult) -> HeldBack | None:
+        """The winners this check's guardrails kept from scaling for lack of money, and the top-up they wait for."""
+        if result.report is None:
+            return None
+        return held_back(result.refused, result.report.balance, result.report.total_daily_budget,
+                         self.config.thresholds.low_balance_days)
+
+    async def held_back_now(self, report: HealthReport) -> HeldBack | None:
+        """The same for a summary without a check: the rules judged again on the account read, nothing saved."""
+        now = self.clock()
+        _, refused = await self._candidates(await self.snapshot(), report, now, None)
+        return held_back(refused, report.balance, report.total_daily_budget, self.config.thresholds.low_balance_days)
 
     async def look(self) -> tuple[HealthReport, MoneyWatch]:
         """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""

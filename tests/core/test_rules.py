@@ -139,3 +139,19 @@ def test_guard_lets_a_pause_through_and_frees_its_budget_for_increases() -> None
     assert refused.reason == "starting it with 90.00 a day would leave the balance covering under 3 days of budget"
     budget.balance = D("1100")
     assert guard(resume, Guardrails(), budget) == resume and budget.total_daily_budget == D("340")
+
+
+def test_held_back_winners_add_up_and_name_the_top_up_that_lets_them_scale() -> None:
+    from core.policy import Refusal, held_back
+
+    refused = [
+        Refusal(1, "r", "balance", D("20.00"), "balance"),
+        Refusal(2, "r", "balance", D("30.00"), "balance"),
+        Refusal(3, "r", "cap", D("50.00"), "cap"),
+        Refusal(4, "r", "no change", D(0), None),
+    ]
+    held = held_back(refused, D("1000.00"), D("350.00"), D(3))
+    assert held is not None
+    # (350 + 50) × 3 = 1,200 of balance covers them: 200 more than there is.
+    assert (held.campaigns, held.wanted, held.top_up, held.capped) == (3, D("100.00"), D("200.00"), 1)
+    assert held_back(refused[3:], D("1000"), D("350"), D(3)) is None

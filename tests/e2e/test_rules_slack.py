@@ -193,3 +193,15 @@ def test_the_cpa_rule_has_a_campaign_first_and_a_notice_does_not_stand_in_its_wa
         assert sorted((p.rule, p.state.value) for p in made) == [
             ("cpa-target", "pending"), ("cpa-target", "pending"), ("watch losers", "notified"),
         ]
+
+
+def test_a_winner_the_balance_holds_back_is_named_in_the_summary_with_the_top_up(tmp_path: Path, clock: ManualClock) -> None:
+    """Balance 900.00, daily budgets 350.00, 3 days to cover: the Winner's +20.00 is refused by the balance guard.
+    Letting it scale needs (350.00 + 20.00) × 3 = 1,110.00 of balance: a top-up of 210.00."""
+    from tests.harness import CPA_RULE, NOW, exact_account
+
+    with running_stack(tmp_path, clock=clock, account=exact_account(NOW.date(), balance="900.00"), rules=[CPA_RULE]) as stack:
+        posted = check(stack)
+        assert list(posted) == [LOSER]  # the cut goes ahead; the raise is held back
+        summary = wait_until(stack, lambda: next((m for m in stack.slack.messages() if m.text.startswith("Budget health check")), None))
+        assert ":seedling: 1 campaign would scale (+20.00 USD a day): top up 210.00 USD to let it." in sections(summary)
