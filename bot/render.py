@@ -49,6 +49,7 @@ EDIT_BLOCK = "amount"
 EDIT_INPUT = "amount_input"
 
 MAX_BLOCKS = 50
+AUTOMATION_TOGGLE = "automation_toggle"
 UNDO_IN_HISTORY = 5
 """The most recent applied changes `/budget history` offers to undo, each with its button."""
 MAX_SECTION_TEXT = 3000
@@ -732,12 +733,22 @@ def home_view(
     today: MoneyWatch | None = None,
     *,
     currency: str = DEFAULT_CURRENCY,
+    automation: AutomationState | None = None,
+    may_switch: bool = False,
 ) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     if report is not None:
         blocks.extend(health_summary(report, title="Budget health now", today=today, currency=currency)["blocks"])
     elif error is not None:
         blocks.extend(api_error(error, doing="read the account")["blocks"])
+    if automation is not None:
+        blocks.append(DividerBlock().to_dict())
+        toggle = None
+        if may_switch:
+            turn = "off" if automation.on else "on"
+            toggle = ButtonElement(text=f"Turn automation {turn}", action_id=AUTOMATION_TOGGLE, value=turn,
+                                   style="danger" if automation.on else "primary")
+        blocks.append(_section(f":robot_face: {automation_words(automation)}", accessory=toggle).to_dict())
     blocks.append(DividerBlock().to_dict())
     blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision.* Use `/budget proposals` to decide.").to_dict())
     blocks.append(_context("Commands: `/budget status`, `/budget check`, `/budget proposals`, `/budget history`").to_dict())

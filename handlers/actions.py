@@ -1,4 +1,4 @@
-"""Buttons and menus: a proposal's Approve, Reject and Edit amount; an alert's Snooze and Acknowledge."""
+"""Buttons and menus: a proposal's Approve, Reject, Edit amount and Undo; an alert's Snooze and Acknowledge; the automation switch."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import render
 from core.proposals import Outcome
 from handlers.common import answer_failures, budget
+from handlers.events import publish_home
 
 
 
@@ -20,6 +21,7 @@ def register(app: AsyncApp) -> None:
     app.action(render.EDIT)(edit)
     app.action(render.UNDO)(undo)
     app.action(render.ALERT_MENU)(alert_menu)
+    app.action(render.AUTOMATION_TOGGLE)(automation_toggle)
 
 
 def _bound(body: dict[str, Any]) -> tuple[int, int | None] | None:
@@ -148,3 +150,19 @@ async def alert_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
     ts = (body.get("container") or {}).get("message_ts") or alerts[0].message_ts
     if channel and ts:
         await ctx.notifier.update(channel, ts, render.alerts_redrawn(alerts, now, ctx.settings.zone), what=f"alert {key}")
+
+
+@answer_failures("switch automation")
+async def automation_toggle(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext,
+                            client: AsyncWebClient) -> None:
+    """The App Home button: an approver turns automation on or off; the channel hears who did."""
+    await ack()
+    ctx = budget(context)
+    user = (body.get("user") or {}).get("id", "")
+    value = ((body.get("actions") or [{}])[0] or {}).get("value")
+    if value not in ("on", "off"):
+        return
+    state = await ctx.service.switch_automation(value == "on", user)
+    if state is not None:
+        await ctx.notifier.post(ctx.settings.proposals_to, render.automation_state(state, changed=True))
+    await publish_home(ctx, client, user)

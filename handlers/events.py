@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import render
 from core.errors import PropellerAdsError
 from handlers.common import budget
+from handlers.context import BotContext
 
 
 
@@ -21,7 +22,11 @@ async def home_opened(event: dict[str, Any], context: AsyncBoltContext, client: 
     user = event.get("user")
     if event.get("tab", "home") != "home" or not user:
         return
-    ctx = budget(context)
+    await publish_home(budget(context), client, user)
+
+
+async def publish_home(ctx: BotContext, client: AsyncWebClient, user: str) -> None:
+    """The App Home of one user: health now, pending proposals, and the automation switch (with its button for approvers)."""
     report, today, error = None, None, None
     try:
         report = await ctx.service.health()
@@ -29,4 +34,8 @@ async def home_opened(event: dict[str, Any], context: AsyncBoltContext, client: 
     except PropellerAdsError as exc:
         error = exc
     pending = await ctx.service.pending_proposals()
-    await client.views_publish(user_id=user, view=render.home_view(report, pending, error, today, currency=ctx.settings.currency))
+    view = render.home_view(
+        report, pending, error, today, currency=ctx.settings.currency,
+        automation=await ctx.service.automation(), may_switch=ctx.service.may_decide(user),
+    )
+    await client.views_publish(user_id=user, view=view)

@@ -205,3 +205,30 @@ def test_a_winner_the_balance_holds_back_is_named_in_the_summary_with_the_top_up
         assert list(posted) == [LOSER]  # the cut goes ahead; the raise is held back
         summary = wait_until(stack, lambda: next((m for m in stack.slack.messages() if m.text.startswith("Budget health check")), None))
         assert ":seedling: 1 campaign would scale (+20.00 USD a day): top up 210.00 USD to let it." in sections(summary)
+
+
+def test_app_home_shows_the_automation_switch_and_an_approver_flips_it_there(cutting: Stack) -> None:
+    stack = cutting
+
+    def home_of(user: str) -> Any:
+        since = len(stack.slack.calls)
+        stack.slack.sync.open_home(user)
+        stack.slack.sync.wait_for_call("views.publish", since=since)
+        return stack.slack.home(user)
+
+    viewer = home_of(VIEWER)
+    assert ":robot_face: Automation is *on*: rules in auto mode decrease budgets and pause campaigns on their own, each with Undo." in [b["text"]["text"] for b in viewer.blocks if b["type"] == "section" and "text" in b]
+    assert not [b for b in viewer.blocks if b.get("accessory", {}).get("action_id") == "automation_toggle"]
+
+    home = home_of(APPROVER)
+    [toggle] = [b["accessory"] for b in home.blocks if b.get("accessory", {}).get("action_id") == "automation_toggle"]
+    assert (toggle["text"]["text"], toggle["value"]) == ("Turn automation off", "off")
+    since = len(stack.slack.calls)
+    ack = stack.slack.sync.click_view("automation_toggle", user_id=APPROVER, view_id=home.id)
+    assert ack.status == 200 and ack.latency < 3
+    told = wait_until(stack, lambda: next((m for m in stack.slack.messages() if m.text.startswith("<@U0APPROVER> turned automation off")), None))
+    assert told.channel == CHANNEL
+    stack.slack.sync.wait_for_call("views.publish", since=since)
+    redrawn = stack.slack.home(APPROVER)
+    assert [b["accessory"]["text"]["text"] for b in redrawn.blocks if b.get("accessory", {}).get("action_id") == "automation_toggle"] == ["Turn automation on"]
+    assert check(stack) and patches(stack) == []  # the auto rule now proposes instead
