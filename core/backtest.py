@@ -37,7 +37,6 @@ from core.ledger_types import DailyRow
 from core.models import CampaignStatus
 from core.policy import (
     Candidate,
-    Direction,
     Evidence,
     GuardrailBudget,
     Guardrails,
@@ -48,8 +47,7 @@ from core.policy import (
     rule_for,
 )
 from core.proposals import ActionKind, RuleMode
-from core.money import cents
-from core.rules import ConditionRule, Figures, RuleAction, holds, target_amount
+from core.rules import ConditionRule, Figures, change_of, holds
 
 ZERO = Decimal(0)
 DEFAULT_DAYS = 14
@@ -57,7 +55,6 @@ MAX_DAYS = 60
 NO_LIMIT = Decimal(10) ** 12
 """Stands in for the balance and the cap on increases, which a backtest cannot know for past days."""
 ONE_DAY = timedelta(days=1)
-KIND_OF = {RuleAction.PAUSE: ActionKind.PAUSE, RuleAction.RESUME: ActionKind.RESUME}
 UNSHOWN = Evidence(0, ZERO, 0, None, None, None)
 """A backtest row shows the campaign's own figures, not a proposal's evidence."""
 
@@ -334,17 +331,8 @@ def replay(
 
 def _verdict(rule: ConditionRule, campaign_id: int, name: str, budget: Decimal | None, figures: Figures) -> Candidate | None:
     """`judge` without the words a proposal shows (a backtest row does not show them): the rule's conditions
-    are known to hold, the amounts are the rule's own (`target_amount`)."""
-    to = target_amount(rule, budget)
-    if to is None:
-        return None
-    start = cents(budget or ZERO)
-    kind = KIND_OF.get(rule.action, ActionKind.SET_DAILY_BUDGET)
-    raises = rule.action is RuleAction.RESUME or (kind is ActionKind.SET_DAILY_BUDGET and to > start)
-    return Candidate(
-        campaign_id, name, rule.name, Direction.INCREASE if raises else Direction.DECREASE, start, to, "", UNSHOWN,
-        action=kind, mode=rule.mode, cooldown=rule.cooldown,
-    )
+    are known to hold."""
+    return change_of(rule, campaign_id, name, budget, reason="", evidence=UNSHOWN)
 
 
 def _guarded(candidate: Candidate, g: Guardrails) -> Candidate | Refusal:

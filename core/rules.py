@@ -287,21 +287,16 @@ def target_amount(rule: ConditionRule, budget: Decimal | None) -> Decimal | None
     return None if to == cents(budget) else to
 
 
-def judge(rule: ConditionRule, campaign_id: int, name: str, budget: Decimal | None, figures: Figures) -> Candidate | None:
-    """What the rule would do to one campaign (already known to be covered), or None."""
-    if not holds(rule, figures):
-        return None
+def change_of(
+    rule: ConditionRule, campaign_id: int, name: str, budget: Decimal | None, *, reason: str, evidence: Evidence
+) -> Candidate | None:
+    """The change the rule's action makes of a campaign's daily budget (or status), or None when there is none."""
     to = target_amount(rule, budget)
     if to is None:
         return None
     start = cents(budget or ZERO)
     kind = {RuleAction.PAUSE: ActionKind.PAUSE, RuleAction.RESUME: ActionKind.RESUME}.get(rule.action, ActionKind.SET_DAILY_BUDGET)
     raises = rule.action is RuleAction.RESUME or (kind is ActionKind.SET_DAILY_BUDGET and to > start)
-    span = rule.span_window.words(rule.exclude_today)
-    found = "; ".join(f"{c.metric.value} {_figure(c.metric, figures.value(c.metric))} {c.op.value} {_figure(c.metric, c.value)}"
-                      for c in rule.conditions)
-    cpa = cpa_of(figures.spent, figures.conversions)
-    use = figures.value(Metric.BUDGET_USE)
     return Candidate(
         campaign_id=campaign_id,
         campaign_name=stored_name(name),
@@ -309,20 +304,34 @@ def judge(rule: ConditionRule, campaign_id: int, name: str, budget: Decimal | No
         direction=Direction.INCREASE if raises else Direction.DECREASE,
         from_amount=start,
         to_amount=to,
-        reason=f"Over {span}: {found}. The rule says: {rule.action_words()}.",
-        evidence=Evidence(
-            window_days=figures.days,
-            spent=figures.spent,
-            conversions=figures.conversions,
-            cpa=None if cpa is None else cents(cpa),
-            target_cpa=None,
-            budget_use=None if use is None else use / HUNDRED,
-            window=span,
-        ),
+        reason=reason,
+        evidence=evidence,
         action=kind,
         mode=rule.mode,
         cooldown=rule.cooldown,
     )
+
+
+def judge(rule: ConditionRule, campaign_id: int, name: str, budget: Decimal | None, figures: Figures) -> Candidate | None:
+    """What the rule would do to one campaign (already known to be covered), with the figures in words, or None."""
+    if not holds(rule, figures) or target_amount(rule, budget) is None:
+        return None
+    span = rule.span_window.words(rule.exclude_today)
+    found = "; ".join(f"{c.metric.value} {_figure(c.metric, figures.value(c.metric))} {c.op.value} {_figure(c.metric, c.value)}"
+                      for c in rule.conditions)
+    cpa = cpa_of(figures.spent, figures.conversions)
+    use = figures.value(Metric.BUDGET_USE)
+    evidence = Evidence(
+        window_days=figures.days,
+        spent=figures.spent,
+        conversions=figures.conversions,
+        cpa=None if cpa is None else cents(cpa),
+        target_cpa=None,
+        budget_use=None if use is None else use / HUNDRED,
+        window=span,
+    )
+    return change_of(rule, campaign_id, name, budget, reason=f"Over {span}: {found}. The rule says: {rule.action_words()}.",
+                     evidence=evidence)
 
 
 def figures_of(rows: Iterable[Any], days: int, budget: Decimal | None, pacing: Decimal | None = None) -> Figures:
