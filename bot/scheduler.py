@@ -96,17 +96,11 @@ class Jobs:
                 "the bot was stopped or paused at its time."
             )
         try:
-            report = await self.service.health(fresh=True)
-            today = await self.service.money_today(report.balance)
+            report, today, held = await self.service.summary_now()
         except PropellerAdsError as exc:
             # The channel waits for this summary: a morning without it must say why.
             await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
             raise
-        held = None
-        try:
-            held = await self.service.held_back_now(report)
-        except PropellerAdsError as exc:  # the summary goes out without it rather than not at all
-            log.warning("could not judge the rules for the daily summary: %s", exc)
         await self.notifier.post_summary(report, title="Daily budget summary", late=late, today=today, held=held)
 
     async def catch_up(self, at: datetime | None = None) -> bool:

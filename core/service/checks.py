@@ -127,11 +127,18 @@ class HealthChecks(RuleActions):
         return held_back(result.refused, result.report.balance, result.report.total_daily_budget,
                          self.config.thresholds.low_balance_days)
 
-    async def held_back_now(self, report: HealthReport) -> HeldBack | None:
-        """The same for a summary without a check: the rules judged again on the account read, nothing saved."""
-        now = self.clock()
-        _, refused = await self._candidates(await self.snapshot(), report, now, None)
-        return held_back(refused, report.balance, report.total_daily_budget, self.config.thresholds.low_balance_days)
+    async def summary_now(self) -> tuple[HealthReport, MoneyWatch, HeldBack | None]:
+        """What the daily summary shows, from one fresh read: the health, today's money, and the winners the
+        guardrails hold back (the rules judged again on that read, nothing saved)."""
+        snap = await self.snapshot(fresh=True)
+        report = analyze(snap, self.config.thresholds)
+        today = await self.money_today(report.balance)
+        try:
+            _, refused = await self._candidates(snap, report, self.clock(), None)
+        except PropellerAdsError as exc:  # the summary goes out without them rather than not at all
+            log.warning("could not judge the rules for the summary: %s", exc)
+            return report, today, None
+        return report, today, held_back(refused, report.balance, report.total_daily_budget, self.config.thresholds.low_balance_days)
 
     async def look(self) -> tuple[HealthReport, MoneyWatch]:
         """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""

@@ -88,7 +88,7 @@ const EMOJI = {
   chart: "💹", money_mouth_face: "🤑", pushpin: "📌", link: "🔗", date: "📅", raised_hands: "🙌",
   large_red_square: "🟥", large_green_square: "🟩", large_yellow_square: "🟨", heavy_plus_sign: "➕",
   heavy_minus_sign: "➖", arrows_counterclockwise: "🔄", zzz: "💤", double_vertical_bar: "⏸️",
-  arrow_forward: "▶️",
+  arrow_forward: "▶️", seedling: "🌱",
 };
 
 function decodeEntities(text) {
