@@ -346,8 +346,7 @@ def figures_of(rows: Iterable[Any], days: int, budget: Decimal | None, pacing: D
 
 
 def _number(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _figure(metric: Metric, value: Decimal | None) -> str:
