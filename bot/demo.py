@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -48,6 +49,18 @@ STORY: dict[int, list[dict[str, Any]]] = {
     14: [{"scenario": "spike", "campaign_ids": [SPIKES], "factor": 6, "hours": 1}],
     15: [{"scenario": "stop_conversions"}],
 }
+
+
+STATISTICS_CALLS_PER_CHECK = 4
+"""What a story check may ask of the statistics at most: today, the hourly re-read of the last days, a rule's days."""
+
+
+def statistics_limit(speed: float) -> int:
+    """The sandbox's statistics calls a real minute for the demo. The live limit (2 a minute) would make the story
+    wait, and so would any limit below what its checks ask: a check held back for the limit samples today's spend too
+    seldom to see a campaign go quiet for two hours of the story's clock. The bot's economy is shown in bench/."""
+    checks_a_minute = speed / STORY_CHECK_MINUTES
+    return max(30, math.ceil(STATISTICS_CALLS_PER_CHECK * checks_a_minute))
 
 
 @dataclass(frozen=True)
@@ -116,8 +129,7 @@ async def run_demo(
         account.add(Campaign(id=campaign_id, name=name, limit_daily_amount=Decimal(budget)))
         cpa = None if campaign_id == NEVER_CONVERTS else Decimal(10)
         account.simulate(campaign_id, SpendProfile(demand=Decimal(demand), cpa=cpa))
-    # The live statistics limit (2 a minute) would make a demo wait; the bot's economy is shown in bench/.
-    ads_app = create_ads(account, token=api_token, config=SandboxConfig(rate_limits={"statistics": 30}), clock=clock)
+    ads_app = create_ads(account, token=api_token, config=SandboxConfig(rate_limits={"statistics": statistics_limit(speed)}), clock=clock)
     slack_app = create_slack(bot_url=None, signing_secret=secret, bot_token=bot_token, channel_id=DEMO_CHANNEL)
 
     async with AsyncExitStack() as stack:
