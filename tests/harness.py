@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from bot.runtime import Runtime
 from bot.server import build_web_app
 from bot.settings import Settings
+from core.adday import DEFAULT_AD_TIMEZONE, AdDay
 from core.signals import SignalThresholds
 from sandbox.adplatform import SANDBOX_KEY, Account, Campaign, Sandbox, SandboxConfig, start_sandbox
 from sandbox.serving import BackgroundServer
@@ -34,6 +35,12 @@ POSTGRES_URL = os.environ.get("BUDGET_BOT_TEST_POSTGRES_URL", "postgresql://post
 
 # A rule set that gives the exact account below one increase and one decrease.
 CPA_RULE = {"name": "cpa-target", "target_cpa": Decimal("10"), "window_days": 7}
+
+
+def ad_today() -> date:
+    """Today on the ad account's default clock (EST), which is what a bot reading the real clock calls today: between
+    00:00 and 05:00 UTC it is still yesterday's date in UTC terms."""
+    return AdDay.parse(DEFAULT_AD_TIMEZONE).today(datetime.now(timezone.utc))
 
 
 def exact_account(today: date, *, balance: str = "5000.00") -> Account:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from core.service import BudgetService, ServiceConfig
 from core.signals import SignalThresholds
 from core.store import Store
 from sandbox.adplatform import SandboxConfig, start_sandbox
-from tests.harness import API_TOKEN, exact_account
+from tests.harness import API_TOKEN, ad_today, exact_account
 
 QUIET = SignalThresholds(enabled=False)
 """On the real clock today's spend signals depend on the hour; this test is about the health alerts."""
@@ -49,7 +48,7 @@ async def test_overlapping_checks_on_two_replicas_announce_each_alert_once(
     # Balance 500 against 350 of daily budgets: 1.4 days covered → low balance; 265 a day of spend:
     # 1.8 days of runway → low runway; 101 (100) and 102 (200) are more than 10% of it → at risk,
     # 103 (50) is exactly 10% → not.
-    account = exact_account(datetime.now(timezone.utc).date(), balance="500.00")
+    account = exact_account(ad_today(), balance="500.00")
     ads = start_sandbox(account, token=API_TOKEN, config=SandboxConfig(rate_limits={"statistics": None}))
     try:
         announced = await _overlapping_checks(url, ads.url + "/v5")
@@ -69,7 +68,7 @@ async def test_two_replicas_telling_at_once_tell_one_check_s_alerts_in_one_messa
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue("postgres_url") if backend == "postgres" else f"sqlite:///{tmp_path / 'bot.db'}"
-    account = exact_account(datetime.now(timezone.utc).date(), balance="500.00")
+    account = exact_account(ad_today(), balance="500.00")
     ads = start_sandbox(account, token=API_TOKEN, config=SandboxConfig(rate_limits={"statistics": None}))
     messages: list[list[str]] = []
 

@@ -18,7 +18,7 @@ import pytest
 
 from sandbox.adplatform import SANDBOX_KEY, Account, Campaign, RateLimit, SandboxConfig, start_sandbox
 from sandbox.serving import BackgroundServer
-from tests.harness import exact_account
+from tests.harness import ad_today, exact_account
 
 TOKEN = "cli-test-token-7f3a9"
 ROOT = Path(__file__).parents[2]
@@ -43,7 +43,7 @@ def big_account() -> Account:
     campaigns += [Campaign(id=9101 + i, name=f"No limit {i}", limit_daily_amount=None) for i in range(3)]
     campaigns += [Campaign(id=5000 + i, name=f"Paused {i}", status=7, limit_daily_amount=Decimal("5000")) for i in range(100)]
     account = Account(balance=Decimal("12000.00"), campaigns=campaigns)
-    today = datetime.now(timezone.utc).date()
+    today = ad_today()
     for back in range(1, 8):
         account.record(9001, today - timedelta(days=back), spent=Decimal("1000"), impressions=100_000, conversions=50)
     return account
@@ -150,7 +150,7 @@ def unlimited_sandbox() -> Iterator[Callable[[Account], BackgroundServer]]:
 def test_a_healthy_account_exits_0_and_one_needing_attention_exits_3(
     unlimited_sandbox: Callable[[Account], BackgroundServer],
 ) -> None:
-    healthy = unlimited_sandbox(exact_account(datetime.now(timezone.utc).date()))
+    healthy = unlimited_sandbox(exact_account(ad_today()))
     assert run_check(healthy.url).returncode == 0
     assert run_check(healthy.url, "--json").returncode == 0
     healthy.app[SANDBOX_KEY].account.set_balance(Decimal("500.00"), datetime.now(timezone.utc))  # 1.4 days of 350.00
@@ -172,7 +172,7 @@ def test_campaign_names_are_printed_as_data_not_console_markup_or_escapes(
 ) -> None:
     campaigns = [Campaign(id=i, name=name, limit_daily_amount=Decimal("900.00")) for i, name in HOSTILE_NAMES.items()]
     account = Account(balance=Decimal("1000.00"), campaigns=campaigns)
-    today = datetime.now(timezone.utc).date()
+    today = ad_today()
     for campaign_id in HOSTILE_NAMES:
         account.record(campaign_id, today - timedelta(days=1), spent=Decimal("10"), impressions=100, conversions=1)
     done = run_check(unlimited_sandbox(account).url, COLUMNS="200")

@@ -7,13 +7,12 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.harness import CHANNEL, Stack, exact_account, running_stack, serve_env
+from tests.harness import CHANNEL, Stack, ad_today, exact_account, running_stack, serve_env
 
 ROOT = Path(__file__).parents[2]
 
@@ -36,7 +35,7 @@ def taken_port() -> Iterator[int]:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     # 1,000.00 covers 2.8 days of the 350.00 total daily budget: the first check has an alert to post.
-    with running_stack(tmp_path, account=exact_account(datetime.now(timezone.utc).date(), balance="1000.00"), start_bot=False) as running:
+    with running_stack(tmp_path, account=exact_account(ad_today(), balance="1000.00"), start_bot=False) as running:
         yield running
 
 

@@ -29,7 +29,7 @@ import pytest
 from bot.scheduler import CHECK, SUMMARY, check_slot
 from core.proposals import ProposalState
 from sandbox.adplatform import Account, Campaign, SandboxConfig
-from tests.harness import APPROVER, Stack, running_stack
+from tests.harness import APPROVER, Stack, ad_today, running_stack
 from tests.reliability.support import (
     BotProcess,
     CallWatcher,
@@ -82,7 +82,7 @@ def stack(tmp_path: Path) -> Any:
     # PropellerAds allows 60 PATCHes and 150 campaign reads a minute; 200 approvals in half a minute would be
     # rate limited (and end in manual review, see test_faults). Here the limits are lifted: the point is the race.
     unlimited = SandboxConfig(rate_limits={"statistics": None, "campaign": None, "campaign_update": None})
-    account = many_campaigns(datetime.now(timezone.utc).date())
+    account = many_campaigns(ad_today())
     with running_stack(tmp_path, account=account, sandbox_config=unlimited, start_bot=False) as running:
         yield running
 
