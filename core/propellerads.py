@@ -8,7 +8,9 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta
 from decimal import Decimal
@@ -51,6 +53,10 @@ MERGEABLE_GROUPINGS = frozenset({"campaign_id", "date_time"})
 MAX_QUERY_CAMPAIGN_IDS = 50
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+RESERVED_CALLS = 1
+"""Calls of each rate-limit window background work leaves to foreground work (checks, commands, answers)."""
+_IN_BACKGROUND: ContextVar[bool] = ContextVar("propellerads_in_background", default=False)
 
 
 @dataclass
@@ -105,6 +111,19 @@ class PropellerAdsClient:
         self.calls: Counter[str] = Counter()
         """Requests sent, by endpoint ("GET /adv/balance"), retries included."""
         self.rate_limits: dict[str, RateLimit] = {}
+        self._foreground: Counter[str] = Counter()
+        """Foreground requests under way (sent or waiting for their window), by rate-limit key."""
+        self._foreground_done: dict[str, asyncio.Event] = {}
+
+    @contextmanager
+    def background(self) -> Iterator[None]:
+        """Requests made inside (in this task) give way: each waits while foreground work uses its rate limit, and
+        leaves the last call of every window to the foreground, so a check or a command never waits for it."""
+        token = _IN_BACKGROUND.set(True)
+        try:
+            yield
+        finally:
+            _IN_BACKGROUND.reset(token)
 
     async def __aenter__(self) -> "PropellerAdsClient":
         return self
@@ -243,11 +262,39 @@ class PropellerAdsClient:
             sleep=self._sleep,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                await self._respect_known_limit(limit_key)
-                return await self._send_once(method, path, endpoint, limit_key, params=params, json=json)
+        background = _IN_BACKGROUND.get()
+        if not background:
+            self._foreground[limit_key] += 1
+            self._foreground_done.setdefault(limit_key, asyncio.Event()).clear()
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if background:
+                        await self._give_way(limit_key)
+                    await self._respect_known_limit(limit_key)
+                    return await self._send_once(method, path, endpoint, limit_key, params=params, json=json)
+        finally:
+            if not background:
+                self._foreground[limit_key] -= 1
+                if not self._foreground[limit_key]:
+                    self._foreground_done[limit_key].set()
         raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _give_way(self, limit_key: str) -> None:
+        """Holds a background request until no foreground request uses its limit and its window has more than the
+        reserved calls left (else until the window resets)."""
+        while True:
+            while self._foreground[limit_key]:
+                await self._foreground_done[limit_key].wait()
+            known = self.rate_limits.get(limit_key)
+            if not known or known.remaining is None or known.reset_at is None or known.remaining > RESERVED_CALLS:
+                return
+            delay = known.reset_at - self._clock() + 1.0
+            if delay <= 0:
+                return
+            log.debug("background request waits %.0f s for a fresh window of %s", delay, limit_key)
+            known.remaining = None
+            await self._sleep(delay)
 
     async def _send_once(
         self, method: str, path: str, endpoint: str, limit_key: str, *, params: Any, json: Any

@@ -146,8 +146,10 @@ class HealthChecks(RuleActions):
         return analyze(snap, self.config.thresholds), await self.watch_money(snap, self.clock())
 
     async def backfill_ledger(self, *, max_chunks: int | None = None) -> int:
-        """Reads the past days the spend ledger lacks (30), a chunk at a time; how many chunks it read."""
-        return await self.ledger.backfill(self.clock(), max_chunks=max_chunks)
+        """Reads the past days the spend ledger lacks (30), a chunk at a time; how many chunks it read. Its reads are
+        background work: they give way to checks and commands on the statistics limit."""
+        with self.api.background():
+            return await self.ledger.backfill(self.clock(), max_chunks=max_chunks)
 
     async def _update_alerts(
         self, previous: Mapping[str, Alert], conditions: list[Condition], *, judged: Iterable[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from datetime import date
@@ -628,3 +629,70 @@ async def test_statistics_rows_with_unreadable_money_are_left_out_and_reported(a
     found = await api.statistics(*WEEK, unreadable=unreadable)
     assert [r.campaign_id for r in found] == [1]
     assert [u.campaign_id for u in unreadable] == [2, 3]
+
+
+class StatisticsWindow:
+    """The statistics limit as PropellerAds keeps it: `limit` calls a minute, counted on the client's clock."""
+
+    def __init__(self, clock: FakeClock, limit: int = 2) -> None:
+        self.clock, self.limit = clock, limit
+        self.window_end, self.used = clock.now + 60, 0
+        self.sent_at: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.clock.now >= self.window_end:
+            self.window_end, self.used = self.clock.now + 60, 0
+        if self.used >= self.limit:
+            return rate_limited(self.window_end)
+        self.used += 1
+        self.sent_at.append(self.clock.now)
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.limit - self.used),
+            "X-RateLimit-Reset": str(int(self.window_end)),
+        }
+        return httpx.Response(200, headers=headers, json={"items": []})
+
+
+async def test_background_reads_leave_the_last_call_of_each_window_to_foreground_work(
+    api: PropellerAdsClient, mock_ads: respx.MockRouter, api_clock: FakeClock
+) -> None:
+    window = StatisticsWindow(api_clock)
+    mock_ads.get("/adv/statistics").mock(side_effect=window)
+    with api.background():
+        await api.statistics(*WEEK)
+        await api.statistics(*WEEK)  # the window's last call is not the backfill's: it waits for the next window
+    assert api_clock.sleeps == [61.0]
+    waited = len(api_clock.sleeps)
+    await api.statistics(*WEEK)  # a check arriving now has its call at once
+    assert api_clock.sleeps[waited:] == []
+    assert len(window.sent_at) == 3
+
+
+async def test_a_background_read_waits_while_foreground_work_waits_on_the_same_limit(
+    api_clock: FakeClock, mock_ads: respx.MockRouter
+) -> None:
+    window = StatisticsWindow(api_clock, limit=1)
+    order: list[str] = []
+    mock_ads.get("/adv/statistics").mock(side_effect=window)
+
+    async def sleep(seconds: float) -> None:
+        await api_clock.sleep(seconds)
+        for _ in range(5):  # others run while this one waits, as they would in a real wait
+            await asyncio.sleep(0)
+
+    async with PropellerAdsClient(TOKEN, BASE_URL, sleep=sleep, clock=api_clock) as api:
+        await api.statistics(*WEEK)  # the window is spent: the next call of either kind waits for it
+
+        async def check() -> None:
+            await api.statistics(*WEEK)
+            order.append("check")
+
+        async def backfill() -> None:
+            with api.background():
+                await api.statistics(*WEEK)
+            order.append("backfill")
+
+        await asyncio.gather(check(), backfill())
+    assert order == ["check", "backfill"]
+    assert len(window.sent_at) == 3
