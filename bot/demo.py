@@ -143,9 +143,7 @@ async def run_demo(
         standin_of(slack_app).bot_url = bot_url + "/slack/events"
 
         # So the page is never empty: a summary and a check at once, as the schedule would.
-        report = await runtime.service.health(fresh=True)
-        today = await runtime.service.money_today(report.balance)
-        await runtime.notifier.post_summary(report, title="Daily budget summary", today=today)
+        await runtime.notifier.post_summary(await runtime.service.summary_now(), title="Daily budget summary")
         await runtime.notifier.post_check(await runtime.service.run_check(), with_summary=False)
 
         if on_slack:

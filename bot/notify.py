@@ -15,10 +15,8 @@ from bot import render
 from bot.settings import Settings
 from core.alerts import AlertChange
 from core.errors import PropellerAdsError
-from core.health import HealthReport
-from core.policy import HeldBack
 from core.proposals import Decision, Proposal
-from core.service import BudgetService, CheckResult, MoneyWatch
+from core.service import BudgetService, CheckResult, Summary
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +56,8 @@ class Notifier:
             return False
         return True
 
-    async def post_summary(
-        self,
-        report: HealthReport,
-        *,
-        title: str = "Budget health",
-        late: str | None = None,
-        today: MoneyWatch | None = None,
-        held: HeldBack | None = None,
-    ) -> str | None:
-        message = render.health_summary(report, title=title, late=late, today=today, currency=self.settings.currency, held=held)
+    async def post_summary(self, summary: Summary, *, title: str = "Budget health", late: str | None = None) -> str | None:
+        message = render.summary(summary, title=title, late=late, currency=self.settings.currency)
         return await self.post(self.settings.channel, message)
 
     async def post_failure(self, exc: PropellerAdsError, *, doing: str) -> str | None:
@@ -142,8 +132,10 @@ class Notifier:
     async def post_check(self, result: CheckResult, *, with_summary: bool) -> None:
         """Everything a check has to say in the channels, in reading order."""
         await self.post_decisions(result.reconciled)
-        if with_summary and result.report is not None:
-            await self.post_summary(result.report, title="Budget health check", held=self.service.held_back(result))
+        if with_summary:
+            summary = await self.service.check_summary(result)
+            if summary is not None:
+                await self.post_summary(summary, title="Budget health check")
         await self.tell_alerts([change.key for change in result.alerts])
         await self.tell_proposals()
 

@@ -30,13 +30,14 @@ from slack_sdk.models.views import View
 from core.alerts import Alert, AlertChange, ChangeKind
 from core.errors import PropellerAdsError
 from core.health import HealthReport
-from core.models import carries_id, named
+from core.models import CampaignStatus, carries_id, named
 from core.money import DEFAULT_CURRENCY, fmt_amount, fmt_days, fmt_money, fmt_percent
 from core.pacing import CampaignPacing
 from core.proposals import BOT_ACTOR, OUTCOME_OF, ActionKind, AuditAction, AuditEntry, Decision, Outcome, Proposal, ProposalState, RuleMode
 from core.automation import AutomationState
 from core.policy import HeldBack
-from core.service import Backtest, BacktestRow, CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch, RuleReport, RuleTotals
+from core.digest import CampaignChange, ChangeKind as CampaignChangeKind, Digest, TopCampaign
+from core.service import Backtest, BacktestRow, CampaignLookup, CampaignStatusReport, CheckResult, MoneyWatch, RuleReport, RuleTotals, Summary
 
 Message = dict[str, Any]
 
@@ -116,12 +117,23 @@ def _pct(share: Decimal | None) -> str:
 # --- health ------------------------------------------------------------------------------------
 
 
+def summary(s: Summary, *, title: str, late: str | None = None, currency: str = DEFAULT_CURRENCY) -> Message:
+    """A posted summary (the daily one, or a check's): the health, today's pacing, the top campaigns, what changed
+    since yesterday, the open alerts and the winners held back."""
+    return health_summary(
+        s.report, title=title, late=late, today=s.today, currency=currency, held=s.held, digest=s.digest,
+        open_alerts=s.open_alerts,
+    )
+
+
 def health_summary(
     report: HealthReport, *, title: str = "Budget health", late: str | None = None,
     today: MoneyWatch | None = None, currency: str = DEFAULT_CURRENCY, held: HeldBack | None = None,
+    digest: Digest | None = None, open_alerts: Sequence[Alert] | None = None,
 ) -> Message:
     """The account's health, and its pacing `today` when the spend ledger has it; `late` says why a scheduled
-    summary comes after its time; `held` names the winners the guardrails kept from scaling."""
+    summary comes after its time; `held` names the winners the guardrails kept from scaling; `digest` the top
+    campaigns and what changed since yesterday; `open_alerts` the alerts that hold."""
     risks = report.campaigns_at_risk
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(title, 150)))]
     if late:
@@ -140,10 +152,12 @@ def health_summary(
         ),
     ]
     if today is not None:
-        blocks.append(_section(_account_pacing(today)))
+        blocks.append(_section(_account_pacing(today, currency)))
+    if digest is not None:
+        blocks += _digest_blocks(digest, currency)
     if risks:
         lines = [
-            f"• {_bold_named(r.name, r.id)}: {fmt_money(r.daily_budget)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
+            f"• {_bold_named(r.name, r.id)}: {fmt_amount(r.daily_budget, currency)} a day, {_pct(r.share_of_balance)} of the balance, *{r.risk_level.value}*"
             for r in risks[:MAX_LISTED]
         ]
         if len(risks) > MAX_LISTED:
@@ -154,6 +168,8 @@ def health_summary(
     if report.recommendations:
         recs = [f"• `{r.code.value}` {escape(r.message)}" for r in report.recommendations[:MAX_LISTED]]
         blocks.append(_section("*Recommendations*\n" + "\n".join(recs)))
+    if open_alerts is not None:
+        blocks.append(_section(_open_alerts_words(open_alerts)))
     if held is not None:
         blocks.append(_section(f":seedling: {held_back_words(held, currency)}"))
     blocks.append(_context(f"Read {report.generated_at:%Y-%m-%d %H:%M} UTC · spend window {report.window_from} to {report.window_to}"))
@@ -183,16 +199,92 @@ def _moment(at: datetime | None, day: date) -> str:
     return f"{at:%H:%M}" if at.date() == day else f"{at:%a %d %b %H:%M}"
 
 
-def _account_pacing(today: MoneyWatch) -> str:
+def _account_pacing(today: MoneyWatch, currency: str) -> str:
     pacing = today.pacing
     runs_out = (
         f"the balance runs out {_moment(pacing.runs_out_at, pacing.day)}" if pacing.runs_out_at else "nothing is spending the balance down"
     )
     return (
-        f":chart_with_upwards_trend: *Today ({today.day_label})*: spent {fmt_money(pacing.spent)}, projected "
-        f"{fmt_money(pacing.projected)} by the end of the ad day, {_pct(pacing.day_share)} of it gone; at the current "
+        f":chart_with_upwards_trend: *Today ({today.day_label})*: spent {fmt_amount(pacing.spent, currency)}, projected "
+        f"{fmt_amount(pacing.projected, currency)} by the end of the ad day, {_pct(pacing.day_share)} of it gone; at the current "
         f"rate {runs_out}."
     )
+
+
+TABLE_NAME_WIDTH = 18
+
+
+def _table_name(name: str, campaign_id: int) -> str:
+    shown = named(name, campaign_id) if name else str(campaign_id)
+    return shown if len(shown) <= TABLE_NAME_WIDTH else shown[: TABLE_NAME_WIDTH - 1] + "…"
+
+
+def _top_row(t: TopCampaign) -> str:
+    cpa = fmt_money(t.cpa_yesterday) if t.cpa_yesterday is not None else "-"
+    pace = _pct(t.budget_share) if t.budget_share is not None else "-"
+    return (
+        f"{_table_name(t.name, t.campaign_id):<{TABLE_NAME_WIDTH}} {fmt_money(t.spent_yesterday):>9} "
+        f"{t.conversions_yesterday:>4} {cpa:>7} {fmt_money(t.spent_today):>9} {pace:>5}"
+    )
+
+
+def top_table(digest: Digest, currency: str) -> str:
+    """The top campaigns as a fixed-width table: yesterday's spend, conversions and CPA, today's spend and the
+    share of its daily budget; the currency in the heading."""
+    head = f"{'Campaign':<{TABLE_NAME_WIDTH}} {'Yesterday':>9} {'Conv':>4} {'CPA':>7} {'Today':>9} {'Pace':>5}"
+    lines = [head, *(_top_row(t) for t in digest.top)]
+    more = f"\n…and {digest.more} more campaign{'s' if digest.more != 1 else ''} that spent." if digest.more else ""
+    return (
+        f"*Top campaigns by spend* ({currency}; Pace: share of today's daily budget spent)\n"
+        + "```" + escape("\n".join(lines)) + "```" + more
+    )
+
+
+def _change_line(c: CampaignChange, currency: str) -> str:
+    who = _bold_named(c.name, c.campaign_id)
+    if c.kind is CampaignChangeKind.BUDGET:
+        return f"• {who}: daily budget {fmt_amount(c.before, currency)} → {fmt_amount(c.after, currency)}"
+    if c.kind is CampaignChangeKind.STARTED:
+        return f"• {who} started working"
+    label = CampaignStatus(c.status).label if c.status in CampaignStatus._value2member_map_ else f"status {c.status}"
+    return f"• {who} stopped working ({label})"
+
+
+def _decided_line(e: AuditEntry, currency: str) -> str:
+    change = ""
+    if e.to_amount is not None or e.from_amount is not None:
+        change = f" {fmt_amount(e.from_amount, currency)} → {fmt_amount(e.to_amount, currency)}"
+    return f"• {_bold_named(e.campaign_name, e.campaign_id)}:{change} {escape(str(e.action))} ({_who(e.actor)}, {e.at:%a %H:%M} UTC)"
+
+
+def changes_words(digest: Digest, currency: str) -> str:
+    """What changed since yesterday: daily budgets, starts and stops, and how proposals ended."""
+    if digest.quiet:
+        return ":memo: *Since yesterday*: no daily budget changed, no campaign started or stopped, no proposal ended."
+    lines = [_change_line(c, currency) for c in digest.changes] + [_decided_line(e, currency) for e in digest.decided]
+    shown = lines[:MAX_LISTED]
+    if len(lines) > MAX_LISTED:
+        shown.append(f"…and {len(lines) - MAX_LISTED} more; `/budget history` lists the decisions.")
+    return ":memo: *Since yesterday*\n" + "\n".join(shown)
+
+
+def _digest_blocks(digest: Digest, currency: str) -> list[Block]:
+    blocks: list[Block] = []
+    if digest.top:
+        blocks.append(_section(_clip(top_table(digest, currency), MAX_SECTION_TEXT)))
+    else:
+        blocks.append(_section("*Top campaigns by spend*: no campaign spent yesterday or today."))
+    blocks.append(_section(_clip(changes_words(digest, currency), MAX_SECTION_TEXT)))
+    return blocks
+
+
+def _open_alerts_words(alerts: Sequence[Alert]) -> str:
+    if not alerts:
+        return ":white_check_mark: No open alerts."
+    lines = [f"• {SEVERITY_ICON.get(a.severity, '')} {escape(a.summary)}" for a in alerts[:MAX_LISTED]]
+    if len(alerts) > MAX_LISTED:
+        lines.append(f"…and {len(alerts) - MAX_LISTED} more; `/budget status` shows the account.")
+    return _clip(f":rotating_light: *Open alerts ({len(alerts)})*\n" + "\n".join(lines), MAX_SECTION_TEXT)
 
 
 def _campaign_pacing(pacing: CampaignPacing, label: str) -> SectionBlock:

@@ -96,12 +96,12 @@ class Jobs:
                 "the bot was stopped or paused at its time."
             )
         try:
-            report, today, held = await self.service.summary_now()
+            summary = await self.service.summary_now()
         except PropellerAdsError as exc:
             # The channel waits for this summary: a morning without it must say why.
             await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
             raise
-        await self.notifier.post_summary(report, title="Daily budget summary", late=late, today=today, held=held)
+        await self.notifier.post_summary(summary, title="Daily budget summary", late=late)
 
     async def catch_up(self, at: datetime | None = None) -> bool:
         """Runs today's summary late when its time has passed and no replica ran it: the bot was down or paused.

@@ -16,16 +16,17 @@ from core.service.checks import HealthChecks
 from core.service.decisions import Decisions
 from core.service.reads import AccountReads, SharedReads, campaign_id_in
 from core.service.rules import RuleReport
-from core.service.values import CampaignLookup, CampaignStatusReport, CheckResult, EditResult, MoneyWatch, ServiceConfig
+from core.service.summary import Summaries
+from core.service.values import CampaignLookup, CampaignStatusReport, CheckResult, EditResult, MoneyWatch, ServiceConfig, Summary
 
 
 __all__ = [
     "Backtest", "BacktestRefused", "BacktestRow", "RuleTotals", "BudgetService", "CampaignLookup", "CampaignStatusReport", "CheckResult", "EditResult", "MoneyWatch", "ServiceConfig",
-    "RuleReport", "SharedReads", "campaign_id_in",
+    "RuleReport", "SharedReads", "Summary", "campaign_id_in",
 ]
 
 
-class BudgetService(AccountReads, HealthChecks, Decisions, Backtests):
+class BudgetService(AccountReads, HealthChecks, Decisions, Backtests, Summaries):
     """The one door handlers, renderers and jobs go through: reads, checks and decisions over one store and client."""
 
     def __init__(

@@ -12,7 +12,7 @@ from core import alerts as alert_rules
 from core.alerts import AlertChange, ChangeKind, Condition
 from core.errors import AuthenticationError, PermissionDeniedError, PropellerAdsError
 from core.health import AccountSnapshot, CampaignPerformance, HealthReport, analyze
-from core.models import CampaignStats, sum_by_campaign
+from core.models import Campaign, CampaignStats, sum_by_campaign
 from core.policy import (
     Candidate,
     HeldBack,
@@ -30,7 +30,7 @@ from core.proposals import TELLING_HOLD, RuleMode
 from core.signals import Signal, detect
 from core.snapshot import trailing_window
 from core.alerts import Alert
-from core.service.values import CheckResult, MoneyWatch
+from core.service.values import CheckResult, MoneyWatch, Summary
 from core.service.rules import RuleActions
 
 log = logging.getLogger(__name__)
@@ -127,18 +127,34 @@ class HealthChecks(RuleActions):
         return held_back(result.refused, result.report.balance, result.report.total_daily_budget,
                          self.config.thresholds.low_balance_days)
 
-    async def summary_now(self) -> tuple[HealthReport, MoneyWatch, HeldBack | None]:
+    async def summary_now(self) -> Summary:
         """What the daily summary shows, from one fresh read: the health, today's money, and the winners the
         guardrails hold back (the rules judged again on that read, nothing saved)."""
         snap = await self.snapshot(fresh=True)
         report = analyze(snap, self.config.thresholds)
         today = await self.money_today(report.balance)
+        held = None
         try:
             _, refused = await self._candidates(snap, report, self.clock(), None)
+            held = held_back(refused, report.balance, report.total_daily_budget, self.config.thresholds.low_balance_days)
         except PropellerAdsError as exc:  # the summary goes out without them rather than not at all
             log.warning("could not judge the rules for the summary: %s", exc)
-            return report, today, None
-        return report, today, held_back(refused, report.balance, report.total_daily_budget, self.config.thresholds.low_balance_days)
+        return await self._summary(report, today, held, snap.seen)
+
+    async def check_summary(self, result: CheckResult) -> Summary | None:
+        """The summary a check posts when asked (`/budget check`), from the check's own read."""
+        if result.report is None:
+            return None
+        return await self._summary(result.report, result.watch, self.held_back(result), (await self.snapshot()).seen)
+
+    async def _summary(
+        self, report: HealthReport, today: MoneyWatch | None, held: HeldBack | None, campaigns: Sequence[Campaign]
+    ) -> Summary:
+        now = self.clock()
+        pacing = today.pacing if today is not None else None
+        digest = await self.digest(now, pacing, campaigns)
+        held_now = sorted((a for a in (await self.store.alerts()).values() if a.active), key=lambda a: (-a.severity, a.raised_at))
+        return Summary(report, today, held, digest, held_now)
 
     async def look(self) -> tuple[HealthReport, MoneyWatch]:
         """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""

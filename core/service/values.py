@@ -7,12 +7,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from core.adday import UTC_DAY, AdDay
-from core.alerts import AlertChange
+from core.alerts import Alert, AlertChange
+from core.digest import Digest
 from core.errors import PropellerAdsError
 from core.health import HealthReport, HealthThresholds
 from core.models import Campaign, CampaignStats
 from core.policy import (
     Guardrails,
+    HeldBack,
     Refusal,
     Rule,
 )
@@ -85,6 +87,19 @@ class MoneyWatch:
     pacing: AccountPacing
     signals: list[Signal]
     day_label: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a summary (the daily one, or the one `/budget check` posts) shows."""
+
+    report: HealthReport
+    today: MoneyWatch | None
+    held: HeldBack | None
+    digest: Digest | None
+    """The top campaigns and what changed since yesterday; None when the store could not be read for them."""
+    open_alerts: list[Alert]
+    """Alerts that hold now, the most severe first."""
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from core.proposals import AuditEntry
@@ -39,4 +41,10 @@ class AuditLog(Database):
             query = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
             if campaign_id is not None:
                 query = query.where(AuditRow.campaign_id == campaign_id)
+            return [audit_of(r) for r in await s.scalars(query)]
+
+    async def audit_since(self, since: datetime) -> list[AuditEntry]:
+        """Every entry from `since` on, newest first."""
+        async with self.session() as s:
+            query = select(AuditRow).where(AuditRow.at >= since).order_by(AuditRow.at.desc(), AuditRow.id.desc())
             return [audit_of(r) for r in await s.scalars(query)]

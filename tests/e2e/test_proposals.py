@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.runtime import Runtime
+from bot.scheduler import SUMMARY
 from core.proposals import AuditEntry, Proposal
 from core.proposals import ProposalState
 from sandbox.adplatform import PAUSED, ManualClock
@@ -600,3 +602,27 @@ def test_a_campaign_name_past_500_characters_is_stored_cut_on_postgresql(
         loser = next(p for p in pending(stack) if p.campaign_id == LOSER)
         assert len(loser.campaign_name) == 500
         assert loser.campaign_name == long_name[:499] + "…"
+
+
+def test_the_next_daily_summary_tells_what_changed_since_yesterday(stack: Stack, clock: ManualClock) -> None:
+    """A day's check sees the account; an approval cuts Loser DE's budget, a rejection leaves Winner's, and
+    moderation rejects Steady FR. The next morning's summary names each of them once, with the currency."""
+    proposals = check(stack)
+    approved = click(stack, proposals[LOSER], APPROVE)
+    decided(stack, proposals[LOSER], approved)
+    rejected = click(stack, proposals[WINNER], REJECT)
+    decided(stack, proposals[WINNER], rejected)
+    stack.sandbox.account.set_status([103], 3, clock())  # REJECTED by moderation
+
+    morning = clock.advance(timedelta(days=1))
+    mark = stack.slack.mark()
+    assert stack.on_bot(lambda: stack.runtime.jobs.fire(SUMMARY, morning)) is True
+    summary = stack.slack.sync.wait_for_message(lambda m: m.text.startswith("Daily budget summary"), since=mark)
+    since = next(s for s in sections(summary) if s.startswith(":memo: *Since yesterday*"))
+    assert since.splitlines() == [
+        ":memo: *Since yesterday*",
+        "• *Loser DE* (102): daily budget 200.00 USD → 160.00 USD",
+        "• *Steady FR* (103) stopped working (rejected)",
+        f"• *Winner &amp; Co &lt;US&gt;* (101): 100.00 USD → 120.00 USD rejected (<@{APPROVER}>, Mon 12:00 UTC)",
+        f"• *Loser DE* (102): 200.00 USD → 160.00 USD applied (<@{APPROVER}>, Mon 12:00 UTC)",
+    ]

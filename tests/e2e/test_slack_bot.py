@@ -130,7 +130,7 @@ def test_acks_come_back_well_under_3_s_while_each_ad_api_call_takes_1_5_s(stack:
     assert header(reply) == "Budget health"
     assert fields(reply) == SUMMARY_FIELDS
     assert sections(reply)[:2] == [
-        ":chart_with_upwards_trend: *Today (EST)*: spent 0.00, projected 0.00 by the end of the ad day, 29% of it gone; "
+        ":chart_with_upwards_trend: *Today (EST)*: spent 0.00 USD, projected 0.00 USD by the end of the ad day, 29% of it gone; "
         "at the current rate nothing is spending the balance down.",
         ":white_check_mark: No daily budget is out of proportion to the balance.",
     ]
@@ -242,10 +242,24 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
             "*Total daily budget*\n350.00 USD",
             "*Budget covered*\n2.5 days at the 350.00 USD a day budgeted",
         ]
-        assert sections(summary)[0] == (
+        today, top, changed, risks, _, open_alerts, held = sections(summary)
+        assert today.startswith(":chart_with_upwards_trend: *Today (EST)*: spent 0.00 USD, projected 0.00 USD")
+        # Yesterday's spend (the seeded account's last day) by campaign, largest first; CPA is yesterday's.
+        assert top == (
+            "*Top campaigns by spend* (USD; Pace: share of today's daily budget spent)\n```"
+            "Campaign           Yesterday Conv     CPA     Today  Pace\n"
+            "Loser DE (102)        150.00    1  150.00      0.00    0%\n"
+            "Winner &amp; Co &lt;US&gt; …     90.00   13    6.92      0.00    0%\n"
+            "Steady FR (103)        20.00    2   10.00      0.00    0%\n"
+            "Unlimited MX (105)      5.00    0       -      0.00     -```"
+        )
+        assert changed == ":memo: *Since yesterday*: no daily budget changed, no campaign started or stopped, no proposal ended."
+        assert open_alerts.startswith(":rotating_light: *Open alerts (3)*\n• :large_orange_circle: Loser DE (102)")
+        assert held == ":seedling: 1 campaign would scale (+20.00 USD a day): top up 210.00 USD to let it."
+        assert risks == (
             ":warning: *Campaigns at risk (2)*\n"
-            "• *Loser DE* (102): 200.00 a day, 22% of the balance, *HIGH*\n"
-            "• *Winner &amp; Co &lt;US&gt;* (101): 100.00 a day, 11% of the balance, *HIGH*"
+            "• *Loser DE* (102): 200.00 USD a day, 22% of the balance, *HIGH*\n"
+            "• *Winner &amp; Co &lt;US&gt;* (101): 100.00 USD a day, 11% of the balance, *HIGH*"
         )
         # One message for the check's new alerts, the most severe first, each with Snooze / Acknowledge.
         assert sections(digest) == [
