@@ -380,6 +380,14 @@ def _alert_menu(key: str) -> OverflowMenuElement:
     )
 
 
+def snoozed_words(a: Alert, now: datetime, zone: tzinfo) -> str:
+    """What a snooze or an acknowledgement did, for the one who chose it."""
+    what = escape(a.summary)
+    if a.snoozed(now) and a.snoozed_until is not None:
+        return f":zzz: Snoozed until {a.snoozed_until.astimezone(zone):%a %H:%M}: {what}"
+    return f":eyes: Acknowledged: {what}"
+
+
 def read_alert_choice(value: str) -> tuple[str, str] | None:
     """(choice, alert key) from a menu option, or None for a value the menu never sends."""
     choice, _, key = value.partition("|")
@@ -729,6 +737,13 @@ def decision_words(d: Decision) -> str:
     return "That proposal no longer exists."
 
 
+def decided_notice(d: Decision) -> str:
+    """A decision for the one who made it away from the proposal's message (App Home): which proposal, and how it ended."""
+    p = d.proposal
+    words = decision_words(d)
+    return words if p is None else f"{_bold_named(p.campaign_name, p.campaign_id, lead=f'Proposal #{p.id}: ')}: {words}"
+
+
 def outdated(d: Decision, *, currency: str = DEFAULT_CURRENCY) -> Message:
     """A click on a copy older than the proposal: what it proposes now, with buttons for this version."""
     assert d.proposal is not None
@@ -818,6 +833,10 @@ def edit_modal(p: Proposal, *, error: str | None = None, currency: str = DEFAULT
 # --- App Home ----------------------------------------------------------------------------------
 
 
+HOME_PROPOSALS = 5
+HOME_PACING = 5
+
+
 def home_view(
     report: HealthReport | None,
     pending: Sequence[Proposal],
@@ -827,24 +846,75 @@ def home_view(
     currency: str = DEFAULT_CURRENCY,
     automation: AutomationState | None = None,
     may_switch: bool = False,
+    open_alerts: Sequence[Alert] = (),
+    notice: str | None = None,
+    now: datetime | None = None,
+    zone: tzinfo | None = None,
 ) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = []
+    """App Home to act from: the health now and the top campaigns' pacing, pending proposals with Approve / Reject /
+    Edit, open alerts with Snooze and Acknowledge, the automation switch; `notice` says what the last click did."""
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(_section(_clip(notice, MAX_SECTION_TEXT)))
+        blocks.append(DividerBlock())
     if report is not None:
-        blocks.extend(health_summary(report, title="Budget health now", today=today, currency=currency)["blocks"])
+        blocks += health_summary(report, title="Budget health now", today=today, currency=currency)["blocks"]
     elif error is not None:
-        blocks.extend(api_error(error, doing="read the account")["blocks"])
+        blocks += api_error(error, doing="read the account")["blocks"]
+    if today is not None and today.pacing.campaigns:
+        blocks.append(_section(_top_pacing(today, currency)))
+    blocks.append(DividerBlock())
+    blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision*" + ("" if pending else ".")))
+    for p in pending[:HOME_PROPOSALS]:
+        blocks += _proposal_blocks(p, currency)
+    if len(pending) > HOME_PROPOSALS:
+        blocks.append(_context(f"…and {len(pending) - HOME_PROPOSALS} more: `/budget proposals` lists them all."))
+    blocks.append(DividerBlock())
+    blocks += _home_alerts(open_alerts, now, zone)
     if automation is not None:
-        blocks.append(DividerBlock().to_dict())
+        blocks.append(DividerBlock())
         toggle = None
         if may_switch:
             turn = "off" if automation.on else "on"
             toggle = ButtonElement(text=f"Turn automation {turn}", action_id=AUTOMATION_TOGGLE, value=turn,
                                    style="danger" if automation.on else "primary")
-        blocks.append(_section(f":robot_face: {automation_words(automation)}", accessory=toggle).to_dict())
-    blocks.append(DividerBlock().to_dict())
-    blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision.* Use `/budget proposals` to decide.").to_dict())
-    blocks.append(_context("Commands: `/budget status`, `/budget check`, `/budget proposals`, `/budget history`").to_dict())
-    return {"type": "home", "blocks": blocks[:100]}
+        blocks.append(_section(f":robot_face: {automation_words(automation)}", accessory=toggle))
+    blocks.append(_context("Commands: `/budget status`, `/budget check`, `/budget proposals`, `/budget history`"))
+    return {"type": "home", "blocks": [b.to_dict() if hasattr(b, "to_dict") else b for b in blocks][:100]}
+
+
+def _top_pacing(today: MoneyWatch, currency: str) -> str:
+    """Today's pacing of the campaigns that spent most, one line each."""
+    top = sorted(today.pacing.campaigns, key=lambda c: (-c.spent, c.campaign_id))[:HOME_PACING]
+    lines = []
+    for c in top:
+        share = f", {_pct(c.budget_share)} of its daily budget" if c.budget_share is not None else ", no daily limit"
+        if c.capped:
+            cap = f"; capped at {_moment(c.cap_at, c.day)}" if c.cap_at else "; capped"
+        else:
+            cap = f"; cap at {_moment(c.cap_at, c.day)} at this rate" if c.cap_at else ""
+        lines.append(
+            f"• {_bold_named(c.name or str(c.campaign_id), c.campaign_id)}: {fmt_amount(c.spent, currency)}{share}, "
+            f"projected {fmt_amount(c.projected, currency)}{cap}"
+        )
+    return _clip(f"*Pacing today ({today.day_label})*\n" + "\n".join(lines), MAX_SECTION_TEXT)
+
+
+def _home_alerts(alerts: Sequence[Alert], now: datetime | None, zone: tzinfo | None) -> list[Block]:
+    if not alerts:
+        return [_section(":white_check_mark: No open alerts.")]
+    blocks: list[Block] = [_section(f":rotating_light: *Open alerts ({len(alerts)})*")]
+    for a in alerts[:MAX_LISTED]:
+        line = f"{SEVERITY_ICON.get(a.severity, '')} {escape(a.summary)}"
+        blocks.append(_section(_clip(line, MAX_SECTION_TEXT), accessory=_alert_menu(a.key)))
+        if now is not None and a.snoozed(now) and a.snoozed_until is not None:
+            until = a.snoozed_until.astimezone(zone) if zone else a.snoozed_until
+            blocks.append(_context(f":zzz: Snoozed until {until:%a %H:%M} by {_who(a.snoozed_by)}"))
+        if a.acknowledged_by:
+            blocks.append(_context(f":eyes: Acknowledged by {_who(a.acknowledged_by)}"))
+    if len(alerts) > MAX_LISTED:
+        blocks.append(_context(f"…and {len(alerts) - MAX_LISTED} more; `/budget status` shows the account."))
+    return blocks
 
 
 # --- backtest ----------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import render
 from core.proposals import Outcome
 from handlers.common import answer_failures, budget
-from handlers.events import publish_home
+from handlers.context import BotContext
+from handlers.home import publish_home
 
 
 
@@ -33,28 +34,47 @@ def _bound(body: dict[str, Any]) -> tuple[int, int | None] | None:
     return render.read_button_value(value) if isinstance(value, str) else None
 
 
-async def _tell(respond: AsyncRespond, message: dict[str, Any]) -> None:
-    await respond(**message, response_type="ephemeral", replace_original=False)
+def _user(body: dict[str, Any]) -> str:
+    return (body.get("user") or {}).get("id", "")
 
 
-async def _decide(body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext, *, approve: bool) -> None:
+def _in_home(body: dict[str, Any]) -> bool:
+    """A click in App Home: no channel and no response URL; the answer is the home redrawn."""
+    return (body.get("container") or {}).get("type") == "view"
+
+
+async def _tell(respond: AsyncRespond | None, message: dict[str, Any], *, home: tuple[BotContext, AsyncWebClient, str] | None = None) -> None:
+    """An answer only the clicker sees: privately where the click was, or on top of their App Home."""
+    if respond is not None:
+        await respond(**message, response_type="ephemeral", replace_original=False)
+    elif home is not None:
+        await publish_home(*home, notice=message.get("text"))
+
+
+async def _decide(body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext, client: AsyncWebClient,
+                  *, approve: bool) -> None:
     ctx = budget(context)
     bound = _bound(body)
-    user = (body.get("user") or {}).get("id", "")
+    user = _user(body)
+    home = (ctx, client, user) if _in_home(body) else None
     if bound is None:
-        await _tell(respond, render.notice("That button does not name a proposal I know; nothing was changed."))
+        await _tell(respond, render.notice("That button does not name a proposal I know; nothing was changed."), home=home)
         return
     proposal_id, version = bound
     decision, _ = await ctx.service.decide(proposal_id, user, approve=approve, version=version)
     if decision.outcome is Outcome.OUTDATED:
-        await _tell(respond, render.outdated(decision, currency=ctx.settings.currency))
+        await _tell(respond, render.outdated(decision, currency=ctx.settings.currency), home=home)
         return
     if decision.is_private or decision.proposal is None:
-        await _tell(respond, render.said(render.decision_words(decision)))
+        await _tell(respond, render.said(render.decision_words(decision)), home=home)
         return
     shown = await ctx.notifier.show_outcome(decision.proposal, decision)
-    ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
     try:
+        if home is not None:
+            # The channel's message is redrawn above; the home shows the outcome and what still waits.
+            await publish_home(*home, notice=render.decided_notice(decision))
+            return
+        ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
         if ephemeral or not shown:
             # A click from the /budget proposals list: redraw that copy too.
             await respond(**render.proposal_outcome(decision.proposal, decision, currency=ctx.settings.currency), replace_original=True)
@@ -68,15 +88,17 @@ async def _decide(body: dict[str, Any], respond: AsyncRespond, context: AsyncBol
 
 
 @answer_failures("approve the proposal", unknown_outcome=True)
-async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext,
+                  client: AsyncWebClient) -> None:
     await ack()
-    await _decide(body, respond, context, approve=True)
+    await _decide(body, respond, context, client, approve=True)
 
 
 @answer_failures("reject the proposal")
-async def reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+async def reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext,
+                 client: AsyncWebClient) -> None:
     await ack()
-    await _decide(body, respond, context, approve=False)
+    await _decide(body, respond, context, client, approve=False)
 
 
 @answer_failures("edit the proposal")
@@ -85,11 +107,12 @@ async def edit(
 ) -> None:
     await ack()
     ctx = budget(context)
-    user = (body.get("user") or {}).get("id", "")
+    user = _user(body)
     bound = _bound(body)
     opened = await ctx.service.open_edit(bound[0] if bound else None, user)
     if opened.error or opened.proposal is None:
-        await _tell(respond, render.notice(f"{(opened.error or 'This proposal is no longer pending.').rstrip('.')}; nothing was changed."))
+        failed = f"{(opened.error or 'This proposal is no longer pending.').rstrip('.')}; nothing was changed."
+        await _tell(respond, render.notice(failed), home=(ctx, client, user) if _in_home(body) else None)
     else:
         await client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(opened.proposal, currency=ctx.settings.currency))
 
@@ -128,7 +151,8 @@ def snooze_end(choice: str, now: datetime, zone: Any) -> datetime | None:
 
 
 @answer_failures("snooze the alert")
-async def alert_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+async def alert_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext,
+                     client: AsyncWebClient) -> None:
     """Anyone in the channel may snooze or acknowledge an alert; the message then says who did."""
     await ack()
     ctx = budget(context)
@@ -136,20 +160,24 @@ async def alert_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
         picked = render.read_alert_choice(body["actions"][0]["selected_option"]["value"])
     except (KeyError, IndexError, TypeError):
         picked = None
-    user = (body.get("user") or {}).get("id", "")
+    user = _user(body)
+    home = (ctx, client, user) if _in_home(body) else None
     if picked is None:
-        await _tell(respond, render.notice("That menu does not name an alert I know; nothing was changed."))
+        await _tell(respond, render.notice("That menu does not name an alert I know; nothing was changed."), home=home)
         return
     choice, key = picked
     now = ctx.service.clock()
     alerts = await ctx.service.snooze_alert(key, user, snooze_end(choice, now, ctx.settings.zone))
     if not alerts:
-        await _tell(respond, render.notice("That alert is no longer kept; nothing was changed."))
+        await _tell(respond, render.notice("That alert is no longer kept; nothing was changed."), home=home)
         return
     channel = (body.get("channel") or {}).get("id") or alerts[0].message_channel
     ts = (body.get("container") or {}).get("message_ts") or alerts[0].message_ts
     if channel and ts:
         await ctx.notifier.update(channel, ts, render.alerts_redrawn(alerts, now, ctx.settings.zone), what=f"alert {key}")
+    if home is not None:
+        done = next((a for a in alerts if a.key == key), alerts[0])
+        await publish_home(*home, notice=render.snoozed_words(done, now, ctx.settings.zone))
 
 
 @answer_failures("switch automation")

@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncBoltContext, AsyncRespond
 from bot import render
 from core.errors import PropellerAdsError
 from handlers.context import CONTEXT_KEY, BotContext
+from handlers.home import publish_home
 
 log = logging.getLogger("handlers")
 
@@ -37,26 +38,31 @@ def answer_failures(
     def wrap(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         @functools.wraps(fn)
         async def listener(*args: Any, **kwargs: Any) -> None:
-            respond = kwargs.get("respond")
             try:
                 await fn(*args, **kwargs)
             except PropellerAdsError as exc:
                 log.warning("could not %s: %s", doing, exc)
-                if respond is not None:
-                    await _safe(respond, {**render.api_error(exc, doing=doing), "response_type": "ephemeral", "replace_original": False})
+                await _answer(kwargs, render.api_error(exc, doing=doing))
             except Exception:
                 log.exception("failed to %s", doing)
-                if respond is not None:
-                    text = f"Something went wrong while trying to {doing}; it has been logged. {after}"
-                    await _safe(respond, {**render.notice(text), "response_type": "ephemeral", "replace_original": False})
+                await _answer(kwargs, render.notice(f"Something went wrong while trying to {doing}; it has been logged. {after}"))
 
         return listener
 
     return wrap
 
 
-async def _safe(respond: AsyncRespond, message: dict[str, Any]) -> None:
+async def _answer(kwargs: dict[str, Any], message: dict[str, Any]) -> None:
+    """The failure's line to the one who acted: through the response URL, or on top of their App Home when they
+    clicked there (a view has no response URL)."""
+    respond: AsyncRespond | None = kwargs.get("respond")
     try:
-        await respond(**message)
-    except Exception:  # the response URL itself failed: nothing more can reach the user
-        log.exception("could not answer through the response URL")
+        if respond is not None:
+            await respond(**message, response_type="ephemeral", replace_original=False)
+            return
+        body, context, client = kwargs.get("body") or {}, kwargs.get("context"), kwargs.get("client")
+        user = (body.get("user") or {}).get("id")
+        if (body.get("container") or {}).get("type") == "view" and context is not None and client is not None and user:
+            await publish_home(budget(context), client, user, notice=message.get("text"))
+    except Exception:  # the answer itself failed: nothing more can reach the user
+        log.exception("could not tell the user that the action failed")

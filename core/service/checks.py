@@ -153,8 +153,7 @@ class HealthChecks(RuleActions):
         now = self.clock()
         pacing = today.pacing if today is not None else None
         digest = await self.digest(now, pacing, campaigns)
-        held_now = sorted((a for a in (await self.store.alerts()).values() if a.active), key=lambda a: (-a.severity, a.raised_at))
-        return Summary(report, today, held, digest, held_now)
+        return Summary(report, today, held, digest, await self.open_alerts())
 
     async def look(self) -> tuple[HealthReport, MoneyWatch]:
         """The account read afresh and today's money, kept in the spend ledger; no alert or proposal changes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from core.alerts import Alert
 from core.digest import Digest, campaign_changes, decided, top_campaigns
 from core.models import Campaign
 from core.pacing import AccountPacing
@@ -23,3 +24,8 @@ class Summaries(ServiceParts):
         top, more = top_campaigns(rows, pacing, today, names)
         ended = decided(await self.store.audit_since(now - SINCE_YESTERDAY))
         return Digest(today, top, more, campaign_changes(rows, campaigns, today), ended)
+
+    async def open_alerts(self) -> list[Alert]:
+        """The alerts that hold now, the most severe first, then the oldest."""
+        held = [a for a in (await self.store.alerts()).values() if a.active]
+        return sorted(held, key=lambda a: (-a.severity, a.raised_at, a.key))

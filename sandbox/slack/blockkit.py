@@ -94,10 +94,14 @@ def texts(value: Any) -> Iterator[str]:
             yield from texts(item)
 
 
-def find_action(blocks: list[dict[str, Any]], action_id: str, value: str | None = None) -> tuple[str, dict[str, Any]]:
+def find_action(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None = None, *, block_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """The block_id and element of the interactive element with this action_id; of menus sharing one (an
-    overflow menu per line), the one offering `value`."""
+    overflow menu per line), the one offering `value`; of buttons sharing one, the one in block `block_id`."""
     for block in blocks:
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
         candidates = []
         if block.get("type") == "actions":
             candidates = block.get("elements", [])

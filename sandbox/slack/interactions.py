@@ -98,11 +98,15 @@ class Interactions(Sender, Messages, Views):
 
     @on_home_loop
     async def click_view(self, action_id: str, *, user_id: str | None = None, view_id: str | None = None,
-                         value: str | None = None, values: Mapping[str, Any] | None = None) -> Ack:
-        """Clicks a button in a view: the top modal by default, or the App Home by its view id."""
+                         value: str | None = None, values: Mapping[str, Any] | None = None,
+                         block_id: str | None = None, option: str | None = None) -> Ack:
+        """Clicks a button in a view: the top modal by default, or the App Home by its view id; `block_id` picks
+        one of several buttons sharing an action_id, `option` picks an overflow menu's choice by its value."""
         user = self.user(user_id)
         view = self._view_for(user, view_id)
-        block_id, element = blockkit.find_action(view.blocks, action_id)
+        block_id, element = blockkit.find_action(view.blocks, action_id, option, block_id=block_id)
+        if option is not None:
+            value = option
         payload = payloads.block_actions_in_view(
             self.workspace,
             user=user,

@@ -97,6 +97,11 @@ def sections(message: Message | dict[str, Any]) -> list[str]:
     return [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
 
 
+def contexts(message: Message | dict[str, Any]) -> list[str]:
+    blocks = message.blocks if isinstance(message, Message) else message["blocks"]
+    return [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"] if "text" in e]
+
+
 def header(message: Message) -> str:
     return next(b["text"]["text"] for b in message.blocks if b["type"] == "header")
 
@@ -254,7 +259,7 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
             "Unlimited MX (105)      5.00    0       -      0.00     -```"
         )
         assert changed == ":memo: *Since yesterday*: no daily budget changed, no campaign started or stopped, no proposal ended."
-        assert open_alerts.startswith(":rotating_light: *Open alerts (3)*\n• :large_orange_circle: Loser DE (102)")
+        assert open_alerts.startswith(":rotating_light: *Open alerts (3)*\n• :large_orange_circle: ")
         assert held == ":seedling: 1 campaign would scale (+20.00 USD a day): top up 210.00 USD to let it."
         assert risks == (
             ":warning: *Campaigns at risk (2)*\n"
@@ -427,28 +432,65 @@ def test_campaign_names_with_ampersand_and_angle_brackets_are_escaped_everywhere
     assert confirm == "Set the daily budget of Winner &amp; Co &lt;US&gt; from 100.00 to 120.00 USD on PropellerAds."
 
 
+def home_of(stack: Stack, user: str, since: int) -> Any:
+    stack.slack.sync.wait_for_call("views.publish", since=since)
+    home = stack.slack.home(user)
+    assert home is not None and home.type == "home"
+    return home
+
+
 def test_app_home_publishes_the_health_and_pending_proposals(stack: Stack) -> None:
     ack = stack.slack.sync.open_home(VIEWER)
     assert ack.status == 200 and ack.latency < ACK_LIMIT
     call = stack.slack.sync.wait_for_call("views.publish")
     assert call.ok and call.args["user_id"] == VIEWER
-    home = stack.slack.home(VIEWER)
-    assert home is not None and home.type == "home"
+    home = home_of(stack, VIEWER, 0)
     assert home.blocks[0]["text"]["text"] == "Budget health now"
     assert fields({"blocks": home.blocks}) == SUMMARY_FIELDS
-    assert sections({"blocks": home.blocks})[-1] == (
-        "*0 proposal(s) waiting for a decision.* Use `/budget proposals` to decide."
-    )
+    assert "*0 proposal(s) waiting for a decision*." in sections({"blocks": home.blocks})
 
     command(stack, "check", skip="Running")
     since = len(stack.slack.calls)
     stack.slack.sync.open_home(VIEWER)
-    stack.slack.sync.wait_for_call("views.publish", since=since)
-    home = stack.slack.home(VIEWER)
-    assert home is not None
-    assert sections({"blocks": home.blocks})[-1] == (
-        "*2 proposal(s) waiting for a decision.* Use `/budget proposals` to decide."
+    home = home_of(stack, VIEWER, since)
+    texts = sections({"blocks": home.blocks})
+    assert "*2 proposal(s) waiting for a decision*" in texts
+    assert ":arrow_down: *Proposal #1: Loser DE* (102)\nCPA 150.00 misses the 10.00 target by 1400%." in texts
+    assert ":white_check_mark: No open alerts." in texts
+
+
+def test_an_approver_decides_and_snoozes_from_app_home(stack: Stack) -> None:
+    """Approve in App Home writes once, redraws the channel's proposal and the home; Snooze there quiets the alert
+    in the channel's message too."""
+    stack.sandbox.account.set_balance("900.00", NOW)  # two campaigns at risk and a low balance: three alerts
+    command(stack, "check", skip="Running")
+    since = len(stack.slack.calls)
+    stack.slack.sync.open_home(APPROVER)
+    home = home_of(stack, APPROVER, since)
+    assert ":rotating_light: *Open alerts (3)*" in sections({"blocks": home.blocks})
+
+    since = len(stack.slack.calls)
+    ack = stack.slack.sync.click_view("proposal_approve", user_id=APPROVER, view_id=home.id, block_id="proposal:1")
+    assert ack.status == 200 and ack.latency < ACK_LIMIT
+    home = home_of(stack, APPROVER, since)
+    texts = sections({"blocks": home.blocks})
+    assert texts[0] == f"*Proposal #1: Loser DE* (102): Approved by <@{APPROVER}> and applied: daily budget 200.00 → 160.00."
+    assert "*0 proposal(s) waiting for a decision*." in texts  # the increase waits for a top-up, not a decision
+    assert [(p.path, p.body) for p in stack.requests("PATCH")] == [("/v5/adv/campaigns/102", {"limit_daily_amount": 160.0})]
+    redrawn = stack.slack.sync.wait_for_message(
+        lambda m: m.text.startswith("Proposal #1") and "applied" in json.dumps(m.blocks), since=0
     )
+    assert not [b for b in redrawn.blocks if b["type"] == "actions"]
+
+    since = len(stack.slack.calls)
+    menu = next(b for b in home.blocks if b.get("accessory", {}).get("action_id") == "alert_menu")
+    key = menu["accessory"]["options"][0]["value"]
+    stack.slack.sync.click_view("alert_menu", user_id=APPROVER, view_id=home.id, option=key)
+    home = home_of(stack, APPROVER, since)
+    assert sections({"blocks": home.blocks})[0].startswith(":zzz: Snoozed until ")
+    assert any(c.startswith(f":zzz: Snoozed until ") and f"<@{APPROVER}>" in c for c in contexts({"blocks": home.blocks}))
+    alert_message = stack.slack.sync.wait_for_message(lambda m: ":zzz: Snoozed until" in json.dumps(m.blocks), since=0)
+    assert alert_message.channel == CHANNEL and not alert_message.ephemeral
 
 
 def test_app_home_says_when_the_ad_platform_refuses(stack: Stack) -> None:

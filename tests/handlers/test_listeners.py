@@ -302,7 +302,7 @@ async def test_a_decision_by_someone_not_allowed_changes_nothing(
     listener: Any, trail: Trail, context: dict[str, Any], runtime: Runtime, sandbox: Sandbox, slack: FakeSlack
 ) -> None:
     await proposals_from_a_check(runtime, sandbox)
-    await listener(ack=trail.ack, body=click_body("proposal_approve", "2", VIEWER), respond=trail.respond, context=context)
+    await listener(ack=trail.ack, body=click_body("proposal_approve", "2", VIEWER), respond=trail.respond, context=context, client=slack)
     assert trail.kinds == ["ack", "respond"]
     assert trail.texts == [NOT_ALLOWED]
     assert trail.replies[0]["response_type"] == "ephemeral" and trail.replies[0]["replace_original"] is False
@@ -312,9 +312,9 @@ async def test_a_decision_by_someone_not_allowed_changes_nothing(
 
 @pytest.mark.parametrize("value", [None, "", "two", "12abc"])
 async def test_a_button_without_a_proposal_id_is_told_so(
-    value: str | None, trail: Trail, context: dict[str, Any]
+    value: str | None, trail: Trail, context: dict[str, Any], slack: FakeSlack
 ) -> None:
-    await actions.approve(ack=trail.ack, body=click_body("proposal_approve", value), respond=trail.respond, context=context)
+    await actions.approve(ack=trail.ack, body=click_body("proposal_approve", value), respond=trail.respond, context=context, client=slack)
     assert trail.kinds == ["ack", "respond"]
     assert trail.texts == ["That button does not name a proposal I know; nothing was changed."]
 
@@ -325,7 +325,7 @@ async def test_approve_acks_before_writing_and_applies_once(
     await proposals_from_a_check(runtime, sandbox)
     sandbox.faults.latency = 0.1
     await actions.approve(ack=trail.ack, body=click_body("proposal_approve", "2", APPROVER, ephemeral=True),
-                          respond=trail.respond, context=context)
+                          respond=trail.respond, context=context, client=slack)
     assert trail.kinds == ["ack", "respond"]
     assert trail.events[0][3] == 0
     assert sandbox.account.campaign(101).limit_daily_amount == 120
@@ -336,17 +336,17 @@ async def test_approve_acks_before_writing_and_applies_once(
     assert len(writes) == 1
 
     await actions.approve(ack=trail.ack, body=click_body("proposal_approve", "2", APPROVER),
-                          respond=trail.respond, context=context)
+                          respond=trail.respond, context=context, client=slack)
     assert [r for r in sandbox.requests.entries() if r.method != "GET"] == writes
     assert trail.kinds[2:] == ["ack", "respond"]
     assert trail.replies[1]["response_type"] == "ephemeral"
 
 
 async def test_reject_by_an_approver_rewrites_the_proposal(
-    trail: Trail, context: dict[str, Any], runtime: Runtime, sandbox: Sandbox
+    trail: Trail, context: dict[str, Any], runtime: Runtime, sandbox: Sandbox, slack: FakeSlack
 ) -> None:
     await proposals_from_a_check(runtime, sandbox)
-    await actions.reject(ack=trail.ack, body=click_body("proposal_reject", "1", APPROVER), respond=trail.respond, context=context)
+    await actions.reject(ack=trail.ack, body=click_body("proposal_reject", "1", APPROVER), respond=trail.respond, context=context, client=slack)
     assert trail.kinds == ["ack", "respond"]
     assert trail.replies[0]["replace_original"] is True
     assert trail.texts[0].startswith("Proposal #1 (Loser DE): ")
@@ -449,7 +449,11 @@ async def test_home_opened_publishes_the_health_and_the_pending_count(
     blocks = kwargs["view"]["blocks"]
     assert kwargs["view"]["type"] == "home"
     assert blocks[0]["text"]["text"] == "Budget health now"
-    assert blocks[-2]["text"]["text"] == "*2 proposal(s) waiting for a decision.* Use `/budget proposals` to decide."
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+    assert "*2 proposal(s) waiting for a decision*" in texts
+    # Each pending proposal with its buttons, to decide from App Home.
+    actions = [[e["action_id"] for e in b["elements"]] for b in blocks if b["type"] == "actions"]
+    assert actions == [["proposal_approve", "proposal_reject", "proposal_edit"]] * 2
 
 
 async def test_home_opened_shows_an_ad_platform_failure_instead_of_nothing(
@@ -460,3 +464,47 @@ async def test_home_opened_shows_an_ad_platform_failure_instead_of_nothing(
     [(_, kwargs)] = slack.calls
     first = kwargs["view"]["blocks"][0]["text"]["text"]
     assert first.startswith(":x: Could not read the account: PropellerAds refused the API token (401)")
+
+
+def home_click_body(action_id: str, value: str, user: str) -> dict[str, Any]:
+    """A click in App Home: a view container, no channel and no response URL (Bolt hands `respond=None`)."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": "trigger-1",
+        "actions": [{"action_id": action_id, "block_id": "proposal:2", "type": "button", "value": value}],
+    }
+
+
+async def test_a_refused_click_in_app_home_is_told_on_top_of_the_home(
+    trail: Trail, context: dict[str, Any], runtime: Runtime, sandbox: Sandbox, slack: FakeSlack
+) -> None:
+    await proposals_from_a_check(runtime, sandbox)
+    slack.calls.clear()
+    await actions.approve(ack=trail.ack, body=home_click_body("proposal_approve", "2", VIEWER), respond=None,
+                          context=context, client=slack)
+    [(method, kwargs)] = slack.calls
+    assert method == "views.publish" and kwargs["user_id"] == VIEWER
+    first = kwargs["view"]["blocks"][0]["text"]["text"]
+    assert "not" in first and "approver" in first, first
+    assert sandbox.requests.entries(method="PATCH") == []
+
+
+async def test_a_failure_in_an_app_home_click_is_told_on_top_of_the_home(
+    trail: Trail, context: dict[str, Any], runtime: Runtime, sandbox: Sandbox, slack: FakeSlack
+) -> None:
+    await proposals_from_a_check(runtime, sandbox)
+    slack.calls.clear()
+    body = home_click_body("proposal_reject", "2", APPROVER)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the store went away")
+
+    runtime.service.decide = broken  # type: ignore[method-assign]
+    await actions.reject(ack=trail.ack, body=body, respond=None, context=context, client=slack)
+    [(method, kwargs)] = slack.calls
+    assert method == "views.publish"
+    assert kwargs["view"]["blocks"][0]["text"]["text"] == (
+        "Something went wrong while trying to reject the proposal; it has been logged. Nothing was changed."
+    )
