@@ -6,6 +6,7 @@ matplotlib is imported inside the drawing function only: the idle bot never load
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ CAMPAIGN_COLOURS = (SKY_BLUE, GREEN, PURPLE)
 SIZE_INCHES, DPI = (8.0, 5.0), 125
 """1000 × 625 pixels: Slack shows it across a phone's width, where 16-point type still reads."""
 FONT_SIZE = 16
+_DRAWING = threading.Lock()
+"""matplotlib's settings are global: one chart is drawn at a time."""
 
 
 class NothingToDraw(ValueError):
@@ -191,7 +194,7 @@ def _render(draw: Any) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    with rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "axes.labelsize": FONT_SIZE}):
+    with _DRAWING, rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "axes.labelsize": FONT_SIZE}):
         fig = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         draw(fig)

@@ -102,6 +102,7 @@ class Jobs:
             await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
             raise
         await self.notifier.post_summary(report, title="Daily budget summary", late=late, today=today, held=held)
+        await self.notifier.post_account_chart(today.pacing)
 
     async def catch_up(self, at: datetime | None = None) -> bool:
         """Runs today's summary late when its time has passed and no replica ran it: the bot was down or paused.

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from core.ledger_types import DailyRow, IntradaySample
+from core.models import CampaignStatus
 from core.pacing import AccountPacing
 from core.service.reads import ServiceParts
 
@@ -66,7 +67,8 @@ class SpendCurve:
 
 @dataclass(frozen=True)
 class TodayCurves:
-    """Today's spend against an even pace of the total daily budget: the account first, then the top campaigns."""
+    """Today's spend against an even pace of the working campaigns' total daily budget: the account first, then
+    the top campaigns."""
 
     day: date
     day_label: str
@@ -124,7 +126,8 @@ class ChartReads(ServiceParts):
             for i, kept in by_campaign.items()
         ]
         campaigns.sort(key=lambda c: (-c.spent, c.campaign_id))
-        budgets = [r.daily_budget for r in rows if r.daily_budget is not None]
+        # Paused and stopped campaigns keep a daily budget they are not spending today.
+        budgets = [r.daily_budget for r in rows if r.daily_budget is not None and r.status == CampaignStatus.WORKING]
         return TodayCurves(
             day=day,
             day_label=self.ad_day.label,
