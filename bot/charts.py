@@ -65,11 +65,14 @@ def account_chart(history: SpendHistory, currency: str) -> Chart:
         ax = fig.subplots()
         x = range(len(days))
         ax.bar(x, [float(d.spent) for d in days], color=BLUE, label="Spend")
+        # Each day's budget across the whole width of its bar: steps from edge to edge.
         budgets = [float(d.daily_budget) if d.daily_budget is not None else float("nan") for d in days]
-        ax.step(x, budgets, where="mid", color=ORANGE, linewidth=3, linestyle="--", label="Total daily budget")
+        edges = [i - 0.5 for i in range(len(days) + 1)]
+        ax.step(edges, budgets + budgets[-1:], where="post", color=ORANGE, linewidth=3, linestyle="--", label="Total daily budget")
         _day_ticks(ax, [d.day for d in days])
         ax.set_ylabel(currency)
-        ax.legend(loc="lower left", frameon=False)
+        ax.set_ylim(bottom=0)
+        fig.legend(loc="outside lower center", ncols=2, frameon=False)
         _titled(ax, title, run_out)
 
     return Chart(f"spend-{days[-1].day.isoformat()}.png", title, escape("\n".join(words)), _render(draw))
@@ -102,10 +105,10 @@ def campaign_chart(history: SpendHistory, currency: str) -> Chart:
         right.plot(x, [d.conversions for d in days], color=VERMILLION, linewidth=3, marker="o", markersize=9, label="Conversions")
         right.set_ylabel("Conversions")
         right.set_ylim(bottom=0)
+        right.yaxis.get_major_locator().set_params(integer=True)
         right.spines["top"].set_visible(False)
-        handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-        ax.legend(handles=handles, loc="lower left", frameon=False)
-        _titled(ax, _clip(who, 40), f"spend and conversions, {span} ({history.day_label})")
+        fig.legend(loc="outside lower center", ncols=2, frameon=False)
+        _titled(ax, _clip(who, 40), f"spend ({currency}) and conversions, {span} ({history.day_label})")
 
     return Chart(f"campaign-{history.campaign_id}-{days[-1].day.isoformat()}.png", title, escape(text), _render(draw))
 
