@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import API_TOKEN, Section, mib, ms, percentile, proc_status
-from bench.responsiveness import running_bot
-from bench.scale import sandbox_process
+from bench.common import API_TOKEN, Section, mib, ms, percentile
+from bench.scale import IDLE_GAP, IDLE_SAMPLES, idle_bot, sandbox_process
 from bot.charts import Chart, account_chart, campaign_chart, pacing_chart
 from core.adday import AdDay
 from core.ledger_types import DailyRow, IntradaySample
@@ -25,7 +24,6 @@ CHECKS_TODAY = 48
 EST = AdDay.parse("-05:00")
 P50_TARGET = 0.300
 RSS_TARGET = 107 * 2**20
-IDLE_SAMPLES, IDLE_GAP = 5, 0.5
 CURRENCY = "USD"
 
 METHOD = f"""\
@@ -83,17 +81,6 @@ def _timed(draw: object, data: object) -> tuple[list[float], Chart]:
     return times, chart
 
 
-def _idle_bot(api_url: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="budget-bot-bench-") as tmp:
-        with running_bot(api_url, "http://127.0.0.1:9/api/", Path(tmp), schedule=True) as bot:
-            samples = []
-            for _ in range(IDLE_SAMPLES):
-                time.sleep(IDLE_GAP)  # idleness is what is measured here
-                samples.append(proc_status(bot.process.pid))
-            maps = Path(f"/proc/{bot.process.pid}/maps").read_text(encoding="utf-8", errors="replace")
-    return {"rss": samples[-1]["VmRSS"], "hwm": max(s["VmHWM"] for s in samples), "matplotlib": "matplotlib" in maps}
-
-
 def run() -> Section:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
@@ -112,7 +99,7 @@ def run() -> Section:
         rows.append([name, ms(p50), ms(percentile(times, 95)), f"{len(chart.png) / 1024:,.0f} KiB",
                      "yes" if p50 < P50_TARGET else "NO"])
     with sandbox_process(CAMPAIGNS) as url:
-        idle = _idle_bot(url)
+        idle = idle_bot(url)
     rows.append(["idle bot resident memory (VmRSS of `budget-bot serve`)", mib(idle["rss"]), "", "",
                  "yes" if idle["rss"] <= RSS_TARGET and not idle["matplotlib"] else "NO"])
     notes = [
