@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from rich.console import Console
 
-from bench import backtest, economy, ledger, report, responsiveness, scale, stopping
+from bench import backtest, charts, economy, ledger, report, responsiveness, scale, stopping
 from bench.common import ROOT, Section, duration, machine
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[], Section]] = {
     "ledger": ledger.run,
     "backtest": backtest.run,
     "stopping": stopping.run,
+    "charts": charts.run,
 }
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 

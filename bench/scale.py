@@ -107,8 +107,9 @@ def _analysis(url: str) -> dict[str, float]:
     }
 
 
-def _idle_bot(api_url: str) -> dict[str, float]:
-    """`budget-bot serve` with its schedule on, as deployed, sampled while nobody talks to it."""
+def idle_bot(api_url: str) -> dict[str, float]:
+    """`budget-bot serve` with its schedule on, as deployed, sampled while nobody talks to it; `matplotlib` is 1
+    when any of matplotlib's compiled modules is mapped into it (plotting loaded)."""
     with tempfile.TemporaryDirectory(prefix="budget-bot-bench-") as tmp:
         # Nothing is asked of Slack while idle; the address only has to be well formed.
         with running_bot(api_url, "http://127.0.0.1:9/api/", Path(tmp), schedule=True) as bot:
@@ -116,10 +117,12 @@ def _idle_bot(api_url: str) -> dict[str, float]:
             for _ in range(IDLE_SAMPLES):
                 time.sleep(IDLE_GAP)  # idleness is what is measured here
                 samples.append(proc_status(bot.process.pid))
+            maps = Path(f"/proc/{bot.process.pid}/maps").read_text(encoding="utf-8", errors="replace")
     return {
         "rss": samples[-1]["VmRSS"],
         "rss_max": max(s["VmRSS"] for s in samples),
         "hwm": max(s["VmHWM"] for s in samples),
+        "matplotlib": float("matplotlib" in maps),
     }
 
 
@@ -127,7 +130,7 @@ def run() -> Section:
     started = time.perf_counter()
     with sandbox_process(ACCOUNT) as url:
         found = _analysis(url)
-        idle = _idle_bot(url)
+        idle = idle_bot(url)
     rows = [
         [f"analysis of {found['working']:,.0f} working campaigns (`analyze`, median of {REPEATS})", ms(found["analysis"])],
         ["analysis peak memory (tracemalloc)", mib(found["analysis_peak"])],

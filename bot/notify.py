@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -12,9 +13,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
+from bot.charts import Chart, NothingToDraw, account_chart, campaign_chart, pacing_chart
 from bot.settings import Settings
 from core.alerts import AlertChange
 from core.errors import PropellerAdsError
+from core.pacing import AccountPacing
 from core.proposals import Decision, Proposal
 from core.service import BudgetService, CheckResult, Summary
 
@@ -28,6 +31,14 @@ def _why(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error"))
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class ChartPosted(enum.Enum):
+    POSTED = "posted"
+    SKIPPED = "skipped"
+    """Nothing to draw yet (told in words when someone asked for the chart)."""
+    FAILED = "failed"
+    """Slack did not take it (logged)."""
 
 
 class Notifier:
@@ -59,6 +70,46 @@ class Notifier:
     async def post_summary(self, summary: Summary, *, title: str = "Budget health", late: str | None = None) -> str | None:
         message = render.summary(summary, title=title, late=late, currency=self.settings.currency)
         return await self.post(self.settings.channel, message)
+
+    async def post_chart(self, channel: str | None, draw: Callable[[], Chart], *, asked: bool = False) -> ChartPosted:
+        """Draws a chart (off the event loop) and uploads it with the words that carry its figures. A chart the
+        ledger cannot feed yet is told in words when someone `asked` for it (the Chart button); beside a summary,
+        whose text carries the figures, it is only logged. A Slack failure is logged, never raised into a job."""
+        if not channel:
+            log.warning("no channel configured; chart not posted")
+            return ChartPosted.FAILED
+        try:
+            chart = await asyncio.to_thread(draw)
+        except NothingToDraw as exc:
+            if asked:
+                await self.post(channel, render.notice(str(exc)))
+            else:
+                log.info("chart skipped: %s", exc)
+            return ChartPosted.SKIPPED
+        try:
+            await self.client.files_upload_v2(
+                channel=channel, content=chart.png, filename=chart.filename, title=chart.title,
+                alt_txt=chart.title, initial_comment=chart.text,
+            )
+        except SLACK_FAILURES as exc:
+            log.error("could not upload %s to %s: %s", chart.filename, channel, _why(exc))
+            return ChartPosted.FAILED
+        return ChartPosted.POSTED
+
+    async def post_account_chart(self, pacing: AccountPacing | None = None) -> ChartPosted:
+        """The last 14 ad days' spend against the total daily budget, and when the balance runs out."""
+        history = await self.service.account_history(pacing)
+        return await self.post_chart(self.settings.channel, lambda: account_chart(history, self.settings.currency))
+
+    async def post_pacing_chart(self) -> ChartPosted:
+        """Today's spend so far, of the account and its top campaigns, against an even pace."""
+        curves = await self.service.today_curves()
+        return await self.post_chart(self.settings.channel, lambda: pacing_chart(curves, self.settings.currency))
+
+    async def post_campaign_chart(self, channel: str | None, campaign_id: int, name: str = "") -> ChartPosted:
+        """One campaign's 14 ad days of spend and conversions."""
+        history = await self.service.campaign_history(campaign_id, name)
+        return await self.post_chart(channel, lambda: campaign_chart(history, self.settings.currency), asked=True)
 
     async def post_failure(self, exc: PropellerAdsError, *, doing: str) -> str | None:
         """One line in the channel when scheduled work could not read PropellerAds."""
@@ -136,6 +187,7 @@ class Notifier:
             summary = await self.service.check_summary(result)
             if summary is not None:
                 await self.post_summary(summary, title="Budget health check")
+                await self.post_pacing_chart()
         await self.tell_alerts([change.key for change in result.alerts])
         await self.tell_proposals()
 

@@ -51,6 +51,7 @@ EDIT_INPUT = "amount_input"
 
 MAX_BLOCKS = 50
 AUTOMATION_TOGGLE = "automation_toggle"
+CAMPAIGN_CHART = "campaign_chart"
 UNDO_IN_HISTORY = 5
 """The most recent applied changes `/budget history` offers to undo, each with its button."""
 MAX_SECTION_TEXT = 3000
@@ -329,6 +330,7 @@ def campaign_status(status: CampaignStatusReport, *, currency: str = DEFAULT_CUR
     ]
     if status.today_pacing is not None:
         blocks.append(_campaign_pacing(status.today_pacing, status.day_label))
+    blocks.append(ActionsBlock(elements=[ButtonElement(text="Chart", action_id=CAMPAIGN_CHART, value=str(c.id))]))
     text = f"{named(c.name, c.id)}: {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today ({status.day_label})"
     return _message(escape(text), blocks)
 

@@ -1,4 +1,5 @@
-"""Buttons and menus: a proposal's Approve, Reject, Edit amount and Undo; an alert's Snooze and Acknowledge; the automation switch."""
+"""Buttons and menus: a proposal's Approve, Reject, Edit amount and Undo; an alert's Snooze and Acknowledge; the automation
+switch; a campaign's Chart."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
+from bot.notify import ChartPosted
 from core.proposals import Outcome
+from core.service import campaign_id_in
 from handlers.common import answer_failures, budget
 from handlers.context import BotContext
 from handlers.home import publish_home
@@ -23,6 +26,7 @@ def register(app: AsyncApp) -> None:
     app.action(render.UNDO)(undo)
     app.action(render.ALERT_MENU)(alert_menu)
     app.action(render.AUTOMATION_TOGGLE)(automation_toggle)
+    app.action(render.CAMPAIGN_CHART)(campaign_chart)
 
 
 def _bound(body: dict[str, Any]) -> tuple[int, int | None] | None:
@@ -194,3 +198,18 @@ async def automation_toggle(ack: AsyncAck, body: dict[str, Any], respond: AsyncR
     if state is not None:
         await ctx.notifier.post(ctx.settings.proposals_to, render.automation_state(state, changed=True))
     await publish_home(ctx, client, user)
+
+
+@answer_failures("post the campaign chart")
+async def campaign_chart(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    """Posts the campaign's last 14 ad days of spend and conversions in the channel the button was clicked in."""
+    await ack()
+    ctx = budget(context)
+    value = ((body.get("actions") or [{}])[0]).get("value")
+    campaign_id = campaign_id_in(value) if isinstance(value, str) else None
+    if campaign_id is None:
+        await _tell(respond, render.notice("That button does not name a campaign; no chart was posted."))
+        return
+    channel = (body.get("channel") or {}).get("id") or ctx.settings.channel
+    if await ctx.notifier.post_campaign_chart(channel, campaign_id) is ChartPosted.FAILED:
+        await _tell(respond, render.notice("Slack did not take the chart; try the button again in a minute."))

@@ -12,6 +12,7 @@ from core.ledger import LedgerSync
 from core.propellerads import PropellerAdsClient
 from core.store import Store
 from core.service.backtest import Backtests
+from core.service.charts import ChartReads, SpendCurve, SpendHistory, TodayCurves
 from core.service.checks import HealthChecks
 from core.service.decisions import Decisions
 from core.service.reads import AccountReads, SharedReads, campaign_id_in
@@ -22,11 +23,11 @@ from core.service.values import CampaignLookup, CampaignStatusReport, CheckResul
 
 __all__ = [
     "Backtest", "BacktestRefused", "BacktestRow", "RuleTotals", "BudgetService", "CampaignLookup", "CampaignStatusReport", "CheckResult", "EditResult", "MoneyWatch", "ServiceConfig",
-    "RuleReport", "SharedReads", "Summary", "campaign_id_in",
+    "RuleReport", "SharedReads", "Summary", "campaign_id_in", "SpendCurve", "SpendHistory", "TodayCurves",
 ]
 
 
-class BudgetService(AccountReads, HealthChecks, Decisions, Backtests, Summaries):
+class BudgetService(AccountReads, HealthChecks, Decisions, Backtests, Summaries, ChartReads):
     """The one door handlers, renderers and jobs go through: reads, checks and decisions over one store and client."""
 
     def __init__(

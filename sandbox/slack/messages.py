@@ -33,7 +33,7 @@ class Messages(StandInState):
         raise SlackError("channel_not_found")
 
     @staticmethod
-    def _content(text: Any, blocks: Any) -> tuple[str, list[dict[str, Any]]]:
+    def _content(text: Any, blocks: Any, *, with_files: bool = False) -> tuple[str, list[dict[str, Any]]]:
         text = text if isinstance(text, str) else ""
         if blocks in (None, "", []):
             blocks = []
@@ -42,7 +42,7 @@ class Messages(StandInState):
             if found:
                 raise SlackError("invalid_blocks", errors=found)
             blocks = blockkit.with_ids(blocks)
-        if not text and not blocks:
+        if not text and not blocks and not with_files:
             raise SlackError("no_text")
         return text, blocks
 
@@ -60,9 +60,10 @@ class Messages(StandInState):
         visible_to: str | None = None,
         thread_ts: str | None = None,
         via: str = "chat.postMessage",
+        files: list[dict[str, Any]] | None = None,
     ) -> Message:
         channel_id = self.channel_for(channel)
-        text, blocks = self._content(text, blocks)
+        text, blocks = self._content(text, blocks, with_files=bool(files))
         author = user or self.workspace.bot_user.id
         message = Message(
             channel=channel_id,
@@ -74,6 +75,7 @@ class Messages(StandInState):
             via=via,
             thread_ts=thread_ts or None,
             bot_id=self.workspace.bot_id if author == self.workspace.bot_user.id else None,
+            files=list(files or []),
         )
         self._history.setdefault(channel_id, []).append(message)
         self._keep(message)

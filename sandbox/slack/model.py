@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -88,6 +89,8 @@ class Message:
     bot_id: str | None = None
     edited: bool = False
     deleted: bool = False
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """Files shared with the message (files.completeUploadExternal), as Slack describes them."""
 
     @property
     def ephemeral(self) -> bool:
@@ -109,6 +112,9 @@ class Message:
             message["thread_ts"] = self.thread_ts
         if self.edited:
             message["edited"] = {"user": self.user, "ts": self.ts}
+        if self.files:
+            message["files"] = self.files
+            message["upload"] = True
         return message
 
     def to_json(self) -> dict[str, Any]:
@@ -124,6 +130,7 @@ class Message:
             "thread_ts": self.thread_ts,
             "edited": self.edited,
             "deleted": self.deleted,
+            "files": self.files,
         }
 
 
@@ -251,3 +258,48 @@ class ResponseUrl:
     created: float
     original: tuple[str, str] | None = None
     uses: int = 0
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's header chunk; None when the bytes are not a PNG."""
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@dataclass
+class File:
+    """An upload: announced by files.getUploadURLExternal, its bytes once POSTed, shared once completed."""
+
+    id: str
+    name: str
+    length: int
+    alt_text: str = ""
+    title: str = ""
+    data: bytes | None = None
+    completed: bool = False
+
+    @property
+    def mimetype(self) -> str:
+        return "image/png" if self.data is not None and png_size(self.data) else "application/octet-stream"
+
+    def to_slack(self, base_url: str) -> dict[str, Any]:
+        found = png_size(self.data or b"")
+        shown: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": self.mimetype,
+            "size": len(self.data or b""),
+            "url_private": f"{base_url}/files/{self.id}/{self.name}",
+        }
+        if found:
+            shown["original_w"], shown["original_h"] = found
+        if self.alt_text:
+            shown["alt_txt"] = self.alt_text
+        return shown

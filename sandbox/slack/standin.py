@@ -2,6 +2,7 @@
 
 - `state.py`: what the workspace holds and reading it (messages, views, calls, acks);
 - `messages.py`, `views.py`: how the Web API and response URLs change messages and views;
+- `files.py`: uploads (upload URL, the bytes, completion) shared into the channel;
 - `sender.py`: signed requests to the bot and their acks; `interactions.py`: what people do;
 - `waiting.py`: waiting on messages, calls and changes; `loops.py`: calls from other loops and threads.
 """
@@ -12,12 +13,13 @@ import asyncio
 
 from aiohttp import web
 
+from sandbox.slack.files import Files
 from sandbox.slack.interactions import Interactions
 from sandbox.slack.loops import on_home_loop
 from sandbox.slack.waiting import Waiting
 
 
-class SlackStandIn(Interactions, Waiting):
+class SlackStandIn(Interactions, Files, Waiting):
     """Plays Slack for the bot: a workspace with one channel, its Web API, and its requests.
 
     State changes happen on the serving loop; coroutine methods may be awaited from any loop

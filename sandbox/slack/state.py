@@ -17,6 +17,7 @@ from sandbox.slack.model import (
     DEFAULT_USERS,
     Ack,
     Call,
+    File,
     Message,
     ResponseUrl,
     User,
@@ -101,6 +102,7 @@ class StandInState:
         self._response_urls: dict[str, ResponseUrl] = {}
         self._rate_limits: list[_RateLimit] = []
         self._drops: dict[str, int] = {}
+        self._files: dict[str, File] = {}
         self._last_micros = 0
         self._ids = itertools.count(1)
 

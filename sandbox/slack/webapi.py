@@ -12,7 +12,7 @@ from sandbox.slack.standin import STANDIN, SlackStandIn
 from sandbox.slack.state import SlackError
 
 # Fields slack_sdk form-encodes as JSON strings when it does not send a JSON body.
-_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "files")
 
 Handler = Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]
 
@@ -124,6 +124,20 @@ def views_update(standin: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     return {"view": view.to_slack(standin.workspace)}
 
 
+def files_get_upload_url_external(standin: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
+    _required(args, "filename", "length")
+    file_id, url = standin.upload_url(args["filename"], args["length"], args.get("alt_txt"))
+    return {"upload_url": url, "file_id": file_id}
+
+
+def files_complete_upload_external(standin: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
+    _required(args, "files")
+    channel = args.get("channel_id") or args.get("channels")
+    done = standin.complete(args["files"], channel, args.get("initial_comment"), args.get("thread_ts"))
+    assert standin.base_url is not None
+    return {"files": [found.to_slack(standin.base_url) for found in done]}
+
+
 def users_info(standin: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
     user = standin.users.get(args.get("user", ""))
     if user is None:
@@ -164,6 +178,8 @@ METHODS: dict[str, Handler] = {
     "views.open": views_open,
     "views.push": views_push,
     "views.update": views_update,
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
     "users.info": users_info,
     "conversations.info": conversations_info,
 }
@@ -220,6 +236,29 @@ async def response_url(request: web.Request) -> web.Response:
     return web.json_response(answer, status=status)
 
 
+async def upload(request: web.Request) -> web.Response:
+    """Slack's upload URL: the raw bytes in the body, answered "OK - <length>"."""
+    standin = request.app[STANDIN]
+    data = await request.read()
+    try:
+        found = standin.receive(request.match_info["id"], data)
+    except LookupError as exc:
+        return web.Response(status=404, text=str(exc))
+    except ValueError as exc:
+        return web.Response(status=400, text=str(exc))
+    return web.Response(text=f"OK - {len(found.data or b'')}")
+
+
+async def download(request: web.Request) -> web.Response:
+    """A shared file's bytes, for the channel page's <img>."""
+    found = request.app[STANDIN].file(request.match_info["id"])
+    if found is None or not found.completed or found.data is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=found.data, content_type=found.mimetype)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_route("*", "/api/{method}", api)
     app.router.add_post("/response/{id}", response_url)
+    app.router.add_post("/upload/{id}", upload)
+    app.router.add_get("/files/{id}/{name}", download)

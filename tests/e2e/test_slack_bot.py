@@ -232,14 +232,17 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
         posted = channel_messages(stack)
         assert [m.text for m in posted] == [
             "Budget health check: balance 900.00, runway 3.3 days, total daily budget 350.00, 2 campaign(s) at risk",
+            "*Spend today* Mon Mar 04 (EST), at 07:00: 0.00 USD against 102.08 USD at an even pace of 350.00 USD total daily budget.",
             "3 alerts need attention:\n"
             "• Loser DE (102) has a daily budget of 200.00, HIGH risk against the 900.00 balance.\n"
             "• Winner &amp; Co &lt;US&gt; (101) has a daily budget of 100.00, HIGH risk against the 900.00 balance.\n"
             "• Balance 900.00 covers 2.5 days of the 350.00 total daily budget.",
             "Proposal #1: Loser DE daily budget 200.00 → 160.00",
         ]
-        summary, digest, proposal = posted
-        assert all(m.channel == CHANNEL and m.via == "chat.postMessage" for m in posted)
+        summary, chart, digest, proposal = posted
+        assert [f["mimetype"] for f in chart.files] == ["image/png"]  # today's pacing chart, its figures in its words
+        assert all(m.channel == CHANNEL for m in posted)
+        assert [m.via for m in posted if m is not chart] == ["chat.postMessage"] * 3
         assert header(summary) == "Budget health check"
         assert fields(summary)[:4] == [
             "*Balance*\n900.00 USD",

@@ -382,7 +382,7 @@ function askConfirm(confirm) {
 // ---------- messages ----------
 
 function messageKey(message) {
-  return JSON.stringify([message.text, message.blocks, message.edited, message.ephemeral]);
+  return JSON.stringify([message.text, message.blocks, message.edited, message.ephemeral, message.files]);
 }
 
 function renderMessage(message) {
@@ -409,8 +409,20 @@ function renderMessage(message) {
         el("time", { dateTime: new Date(parseFloat(message.ts) * 1000).toISOString(), text: formatTime(message.ts) }),
         message.edited ? el("span", { class: "edited", text: "(edited)" }) : null),
       message.ephemeral ? el("div", { class: "ephemeral-note", text: "Only visible to you" }) : null,
-      body),
+      body,
+      ...(message.files || []).map(sharedFile)),
   );
+}
+
+// A file shared with the message: images inline, as Slack shows them, other files as a link.
+function sharedFile(file) {
+  const url = new URL(file.url_private).pathname;
+  if ((file.mimetype || "").startsWith("image/")) {
+    return el("figure", { class: "shared-file" },
+      el("img", { class: "shared-image", src: url, alt: file.alt_txt || file.title || file.name, "data-file-id": file.id }),
+      el("figcaption", { text: file.title || file.name }));
+  }
+  return el("a", { class: "shared-file", href: url, text: file.title || file.name });
 }
 
 function renderMessages(messages) {
