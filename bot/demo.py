@@ -142,8 +142,10 @@ async def run_demo(
         bot_url = await stack.enter_async_context(_served(build_web_app(runtime), "127.0.0.1", 0))
         standin_of(slack_app).bot_url = bot_url + "/slack/events"
 
-        # So the page is never empty: a summary and a check at once, as the schedule would.
-        await runtime.notifier.post_summary(await runtime.service.summary_now(), title="Daily budget summary")
+        # So the page is never empty: the seeded days read into the spend ledger (the sandbox's limit lets them
+        # come at once), then a summary with its chart and a check, as the schedule would.
+        await runtime.service.backfill_ledger()
+        await runtime.notifier.post_daily_summary(await runtime.service.summary_now())
         await runtime.notifier.post_check(await runtime.service.run_check(), with_summary=False)
 
         if on_slack:

@@ -71,6 +71,11 @@ class Notifier:
         message = render.summary(summary, title=title, late=late, currency=self.settings.currency)
         return await self.post(self.settings.channel, message)
 
+    async def post_daily_summary(self, summary: Summary, *, late: str | None = None) -> None:
+        """The morning's summary, and beside it the chart of the last 14 ad days."""
+        await self.post_summary(summary, title="Daily budget summary", late=late)
+        await self.post_account_chart(summary.today.pacing if summary.today is not None else None)
+
     async def post_chart(self, channel: str | None, draw: Callable[[], Chart], *, asked: bool = False) -> ChartPosted:
         """Draws a chart (off the event loop) and uploads it with the words that carry its figures. A chart the
         ledger cannot feed yet is told in words when someone `asked` for it (the Chart button); beside a summary,

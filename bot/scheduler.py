@@ -101,8 +101,7 @@ class Jobs:
             # The channel waits for this summary: a morning without it must say why.
             await self.notifier.post_failure(exc, doing="prepare the daily budget summary")
             raise
-        await self.notifier.post_summary(summary, title="Daily budget summary", late=late)
-        await self.notifier.post_account_chart(summary.today.pacing if summary.today is not None else None)
+        await self.notifier.post_daily_summary(summary, late=late)
 
     async def catch_up(self, at: datetime | None = None) -> bool:
         """Runs today's summary late when its time has passed and no replica ran it: the bot was down or paused.
