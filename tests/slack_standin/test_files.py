@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from sandbox.slack.model import png_size
 # The stand-in served from a thread and a client of its Web API, as the other stand-in tests have them.
-from tests.slack_standin.test_standin import client, launch_chromium, served  # noqa: F401
+from tests.slack_standin.test_standin import client, page_at, served  # noqa: F401
 
 
 def tiny_png(width: int, height: int) -> bytes:
@@ -81,21 +81,13 @@ def test_png_size_reads_the_header_and_refuses_other_bytes():
 
 @pytest.mark.browser
 async def test_the_channel_page_shows_a_shared_image(served, client):
-    playwright_api = pytest.importorskip("playwright.async_api")
     await client.files_upload_v2(
         channel="C0BUDGET", content=tiny_png(40, 25), filename="pace.png", title="Spend today", initial_comment="Spent 12.00 USD"
     )
-    async with playwright_api.async_playwright() as playwright:
-        browser = await launch_chromium(playwright)
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(10_000)
-            await page.goto(served[0].url + "/")
-            message = page.locator(".message", has_text="Spent 12.00 USD")
-            image = message.locator("img.shared-image")
-            await image.wait_for()
-            await page.wait_for_function("document.querySelector('img.shared-image').complete")
-            assert await image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 25]
-            assert await message.locator("figcaption").inner_text() == "Spend today"
-        finally:
-            await browser.close()
+    async with page_at(served[0].url + "/") as page:
+        message = page.locator(".message", has_text="Spent 12.00 USD")
+        image = message.locator("img.shared-image")
+        await image.wait_for()
+        await page.wait_for_function("document.querySelector('img.shared-image').complete")
+        assert await image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 25]
+        assert await message.locator("figcaption").inner_text() == "Spend today"
