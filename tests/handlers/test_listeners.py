@@ -61,6 +61,9 @@ class FakeSlack:
     async def views_publish(self, **kwargs: Any) -> dict[str, Any]:
         return await self._call("views.publish", **kwargs)
 
+    async def files_upload_v2(self, **kwargs: Any) -> dict[str, Any]:
+        return await self._call("files.upload_v2", **kwargs)
+
     def methods(self) -> list[str]:
         return [method for method, _ in self.calls]
 
@@ -222,9 +225,10 @@ async def test_check_answers_twice_and_posts_to_the_channel(
     assert trail.replies[1]["blocks"][0]["elements"][0]["text"] == (
         "Health check done for <@U0APPROVER>: 0 alert change(s), 2 new proposal(s), 0 still waiting."
     )
-    assert slack.methods() == ["chat.postMessage"] * 3
-    assert [kwargs["text"] for _, kwargs in slack.calls] == [
+    assert slack.methods() == ["chat.postMessage", "files.upload_v2", "chat.postMessage", "chat.postMessage"]
+    assert [kwargs.get("text") or kwargs["initial_comment"][:50] for _, kwargs in slack.calls] == [
         "Budget health check: balance 5,000.00, runway 18.8 days, total daily budget 350.00, 0 campaign(s) at risk",
+        "*Spend today* Mon Mar 04 (EST), at 07:00: 0.00 USD",
         "Proposal #1: Loser DE daily budget 200.00 → 160.00",
         "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 120.00",
     ]
