@@ -70,10 +70,10 @@ def account_chart(history: SpendHistory, currency: str) -> Chart:
         edges = [i - 0.5 for i in range(len(days) + 1)]
         ax.step(edges, budgets + budgets[-1:], where="post", color=ORANGE, linewidth=3, linestyle="--", label="Total daily budget")
         _day_ticks(ax, [d.day for d in days])
-        ax.set_ylabel(currency)
         ax.set_ylim(bottom=0)
-        fig.legend(loc="outside lower center", ncols=2, frameon=False)
+        fig.legend(loc="lower center", ncols=2, frameon=False)
         _titled(ax, title, run_out)
+        _margins(fig, legend_below=True)
 
     return Chart(f"spend-{days[-1].day.isoformat()}.png", title, escape("\n".join(words)), _render(draw))
 
@@ -99,7 +99,6 @@ def campaign_chart(history: SpendHistory, currency: str) -> Chart:
         ax = fig.subplots()
         x = range(len(days))
         ax.bar(x, [float(d.spent) for d in days], color=BLUE, label=f"Spend ({currency})")
-        ax.set_ylabel(currency)
         _day_ticks(ax, [d.day for d in days])
         right = ax.twinx()
         right.plot(x, [d.conversions for d in days], color=VERMILLION, linewidth=3, marker="o", markersize=9, label="Conversions")
@@ -107,8 +106,9 @@ def campaign_chart(history: SpendHistory, currency: str) -> Chart:
         right.set_ylim(bottom=0)
         right.yaxis.get_major_locator().set_params(integer=True)
         right.spines["top"].set_visible(False)
-        fig.legend(loc="outside lower center", ncols=2, frameon=False)
+        fig.legend(loc="lower center", ncols=2, frameon=False)
         _titled(ax, _clip(who, 40), f"spend ({currency}) and conversions, {span} ({history.day_label})")
+        _margins(fig, legend_below=True, right_axis=True)
 
     return Chart(f"campaign-{history.campaign_id}-{days[-1].day.isoformat()}.png", title, escape(text), _render(draw))
 
@@ -146,9 +146,9 @@ def pacing_chart(curves: TodayCurves, currency: str) -> Chart:
         ax.set_xticks(ticks, [(curves.starts + timedelta(hours=h)).strftime("%H:%M") for h in ticks])
         ax.set_xlim(0, length)
         ax.set_ylim(bottom=0)
-        ax.set_ylabel(currency)
         ax.legend(loc="upper left", frameon=False, fontsize=FONT_SIZE - 3)
         _titled(ax, f"Spend today, {curves.day:%b %d} ({curves.day_label})", f"at {curves.now:%H:%M}: {fmt_amount(curves.account.spent, currency)}")
+        _margins(fig)
 
     return Chart(f"pacing-{curves.day.isoformat()}.png", title, escape("\n".join(words)), _render(draw))
 
@@ -181,10 +181,18 @@ def _day_ticks(ax: Any, days: Sequence[Any]) -> None:
 
 
 def _titled(ax: Any, title: str, subtitle: str) -> None:
+    """The title and its second line above the plot; money on the axis with thousands separators (the currency
+    is in the title)."""
+    ax.yaxis.set_major_formatter("{x:,.0f}")
     ax.set_title(title + ("\n" + subtitle if subtitle else ""), loc="left", fontsize=FONT_SIZE + 1)
     ax.spines["top"].set_visible(False)
     ax.spines["right"].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
+
+
+def _margins(fig: Any, *, legend_below: bool = False, right_axis: bool = False) -> None:
+    """Fixed margins for the fixed size and type: a layout engine would measure every label and draw twice."""
+    fig.subplots_adjust(left=0.11, right=0.9 if right_axis else 0.95, top=0.85, bottom=0.18 if legend_below else 0.09)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -198,7 +206,7 @@ def _render(draw: Any) -> bytes:
     from matplotlib.figure import Figure
 
     with _DRAWING, rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "axes.labelsize": FONT_SIZE}):
-        fig = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
+        fig = Figure(figsize=SIZE_INCHES, dpi=DPI)
         FigureCanvasAgg(fig)
         draw(fig)
         out = io.BytesIO()

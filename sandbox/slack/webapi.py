@@ -168,6 +168,18 @@ def conversations_info(standin: SlackStandIn, args: dict[str, Any]) -> dict[str,
     }
 
 
+def conversations_history(standin: SlackStandIn, args: dict[str, Any]) -> dict[str, Any]:
+    """The channel's top-level messages, newest first, as the bot's token sees them (no ephemerals)."""
+    _required(args, "channel")
+    channel = standin.channel_for(args["channel"])
+    try:
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+    except ValueError:
+        raise SlackError("invalid_arguments", errors=["limit is not a number"]) from None
+    found = [m.to_slack() for m in reversed(standin.messages(channel)) if not m.thread_ts or m.thread_ts == m.ts]
+    return {"messages": found[:limit], "has_more": len(found) > limit, "pin_count": 0}
+
+
 METHODS: dict[str, Handler] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -182,6 +194,7 @@ METHODS: dict[str, Handler] = {
     "files.completeUploadExternal": files_complete_upload_external,
     "users.info": users_info,
     "conversations.info": conversations_info,
+    "conversations.history": conversations_history,
 }
 
 

@@ -48,7 +48,8 @@ def fire(stack: Stack, job: str, at: datetime) -> bool:
 
 
 def channel(stack: Stack) -> list[Message]:
-    return [m for m in stack.slack.messages() if not m.ephemeral]
+    """What the channel reads, but the summary's chart (or the line saying the ledger has none to draw yet)."""
+    return [m for m in stack.slack.messages() if not m.ephemeral and not m.files and not m.text.startswith("No account chart yet")]
 
 
 def check_now(stack: Stack, clock: ManualClock, *, balance: str | None = None) -> list[str]:

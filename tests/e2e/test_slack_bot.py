@@ -229,7 +229,10 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
             "Health check done for <@U0APPROVER>: 3 alert change(s), 1 new proposal(s), 0 still waiting."
         )
 
-        posted = channel_messages(stack)
+        # Today's pacing chart goes up right after the summary; its own tests read it.
+        everything = channel_messages(stack)
+        assert [bool(m.files) for m in everything] == [False, True, False, False]
+        posted = [m for m in everything if not m.files]
         assert [m.text for m in posted] == [
             "Budget health check: balance 900.00, runway 3.3 days, total daily budget 350.00, 2 campaign(s) at risk",
             "*Spend today* Mon Mar 04 (EST), at 07:00: 0.00 USD against 102.08 USD at an even pace of 350.00 USD total daily budget.",

@@ -227,8 +227,9 @@ async def test_check_answers_twice_and_posts_to_the_channel(
     )
     # The summary, today's pacing chart beside it, then the proposals.
     assert slack.methods() == ["chat.postMessage", "files.upload_v2", "chat.postMessage", "chat.postMessage"]
-    assert [kwargs["text"] for method, kwargs in slack.calls if method == "chat.postMessage"] == [
+    assert [kwargs.get("text") or kwargs["initial_comment"][:50] for _, kwargs in slack.calls] == [
         "Budget health check: balance 5,000.00, runway 18.8 days, total daily budget 350.00, 0 campaign(s) at risk",
+        "*Spend today* Mon Mar 04 (EST), at 07:00: 0.00 USD",
         "Proposal #1: Loser DE daily budget 200.00 → 160.00",
         "Proposal #2: Winner &amp; Co &lt;US&gt; daily budget 100.00 → 120.00",
     ]

@@ -8,6 +8,7 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -664,44 +665,51 @@ async def launch_chromium(playwright):
         return await playwright.chromium.launch(executable_path=system, args=["--no-sandbox"])
 
 
-@pytest.mark.browser
-async def test_page_runs_a_command_and_a_confirmed_click(served, bolt_bot):
+@asynccontextmanager
+async def page_at(url: str):
+    """A Chromium page opened at `url`, closed after the block."""
     playwright_api = pytest.importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as playwright:
         browser = await launch_chromium(playwright)
         try:
             page = await browser.new_page()
             page.set_default_timeout(10_000)
-            await page.goto(served[0].url + "/")
-            await page.fill("#composer", "/budget propose")
-            await page.press("#composer", "Enter")
-            message = page.locator(".message[data-ephemeral=false]", has_text="Campaign A")
-            await message.get_by_role("button", name="Approve").click()
-            await page.locator("#confirm-dialog").get_by_text("Raise Campaign A to $150").wait_for()
-            await page.click("#confirm-ok")
-            await page.locator(".message", has_text="Approved by @Alex").wait_for()
-            ephemeral = page.locator(".message[data-ephemeral=true]")
-            await ephemeral.get_by_text("Posted a proposal").wait_for()
-            assert await ephemeral.locator(".ephemeral-note").all_inner_texts() == ["Only visible to you"]
-
-            await page.select_option("#user-switcher", "U0VIEWER")
-            await page.locator(".message", has_text="Approved by").wait_for()
-            assert await page.locator(".message[data-ephemeral=true]").count() == 0
+            await page.goto(url)
+            yield page
         finally:
             await browser.close()
+
+
+@pytest.mark.browser
+async def test_page_runs_a_command_and_a_confirmed_click(served, bolt_bot):
+    async with page_at(served[0].url + "/") as page:
+        await page.fill("#composer", "/budget propose")
+        await page.press("#composer", "Enter")
+        message = page.locator(".message[data-ephemeral=false]", has_text="Campaign A")
+        await message.get_by_role("button", name="Approve").click()
+        await page.locator("#confirm-dialog").get_by_text("Raise Campaign A to $150").wait_for()
+        await page.click("#confirm-ok")
+        await page.locator(".message", has_text="Approved by @Alex").wait_for()
+        ephemeral = page.locator(".message[data-ephemeral=true]")
+        await ephemeral.get_by_text("Posted a proposal").wait_for()
+        assert await ephemeral.locator(".ephemeral-note").all_inner_texts() == ["Only visible to you"]
+
+        await page.select_option("#user-switcher", "U0VIEWER")
+        await page.locator(".message", has_text="Approved by").wait_for()
+        assert await page.locator(".message[data-ephemeral=true]").count() == 0
 
 
 # ---------- what the bot's messages need from the page ----------
 
 APP_JS = Path(__file__).parents[2] / "sandbox" / "slack" / "static" / "app.js"
-RENDER_PY = Path(__file__).parents[2] / "bot" / "render.py"
+BOT_SOURCES = [path for folder in ("bot", "handlers") for path in (Path(__file__).parents[2] / folder).glob("*.py")]
 
 
 def test_every_emoji_code_the_bot_writes_is_drawn_by_the_page():
     # A rejected proposal showed ":no_entry_sign:" as text.
     table = APP_JS.read_text(encoding="utf-8").split("const EMOJI = {", 1)[1].split("};", 1)[0]
     drawn = set(re.findall(r'"?([a-z0-9_+-]+)"?:\s*"', table))
-    written = set(re.findall(r":([a-z][a-z0-9_+-]*):", RENDER_PY.read_text(encoding="utf-8")))
+    written = {name for path in BOT_SOURCES for name in re.findall(r":([a-z][a-z0-9_+-]*[a-z]):", path.read_text(encoding="utf-8"))}
     assert written and written <= drawn, written - drawn
 
 
