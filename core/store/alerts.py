@@ -28,7 +28,7 @@ class AlertRecords(Database):
         """
         try:
             async with self.session() as s, s.begin():
-                row = await s.get(AlertRow, key, with_for_update=True)
+                row = await s.get(AlertRow, (self.account, key), with_for_update=True)
                 if row is None or expected is None:
                     if row is not None or expected is not None:
                         return False
@@ -86,7 +86,7 @@ class AlertRecords(Database):
             result = await s.execute(update(AlertRow).where(AlertRow.key == key).values(**values))
             if result.rowcount != 1:
                 return None
-            row = await s.get(AlertRow, key, populate_existing=True)
+            row = await s.get(AlertRow, (self.account, key), populate_existing=True)
             return None if row is None else _alert(row)
 
     async def alerts_in_message(self, channel: str, ts: str) -> list[Alert]:

@@ -22,4 +22,4 @@ class RunLedger(Database):
 
     async def has_run(self, job: str, slot: str) -> bool:
         async with self.session() as s:
-            return await s.get(JobRunRow, (job, slot)) is not None
+            return await s.get(JobRunRow, (self.account, job, slot)) is not None
