@@ -202,6 +202,11 @@ class Settings(BaseSettings):
     """The lease of an apply: the running apply renews it every third of this, and only an apply that
     stopped renewing it this long (its process died) is finished by another from the live budget.
     Keep it well above the longest pause of a process (a garbage collection, a busy machine)."""
+    max_concurrent_checks: int = Field(4, ge=1, le=64)
+    """How many accounts' scheduled checks and summaries one process runs at once; the others wait their turn."""
+    run_claim_timeout_seconds: int = Field(900, ge=60, le=86400)
+    """A scheduled run claimed this long ago and still unfinished lost its replica: another takes it over.
+    Keep it above the longest check (rate-limit waits and retries included)."""
     snapshot_ttl_seconds: int = Field(60, ge=0, le=3600)
     """How long a read of the account is reused by /budget status before asking the API again."""
 

@@ -15,8 +15,9 @@ from core.store.tables import AlertRow
 
 class AlertRecords(Database):
     async def alerts(self) -> dict[str, Alert]:
+        """Every alert, the account's own before its campaigns' (keys with a campaign ID after a colon)."""
         async with self.session() as s:
-            rows = await s.scalars(select(AlertRow))
+            rows = await s.scalars(select(AlertRow).order_by(AlertRow.key.contains(":"), AlertRow.key))
             return {r.key: _alert(r) for r in rows}
 
     async def put_alert(
