@@ -1,0 +1,169 @@
+"""Several ad accounts in one bot, each on its own sandbox with its own token, over real HTTP: every account's
+check reads only its own API and writes only its own rows and channels, and one account that is refused or slow
+holds up no other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.runtime import Runtime
+from bot.scheduler import CHECK
+from bot.settings import AccountConfig, Settings
+from core.proposals import ProposalState
+from core.store.tables import AlertRow, JobRunRow, ProposalRow
+from sandbox.adplatform import SANDBOX_KEY, Sandbox, SandboxConfig, start_sandbox
+from sandbox.serving import BackgroundServer
+from sandbox.slack import SlackStandIn, start_standin
+from tests.harness import BOT_TOKEN, SIGNING_SECRET, bot_settings, exact_account
+
+TOKENS = {"acme": "pa-acme-token-51e2d04b", "beta": "pa-beta-token-9c7a3f10"}
+CHANNELS = {"acme": "C0ACME", "beta": "C0BETA"}
+
+
+@dataclass
+class TwoAccounts:
+    sandboxes: dict[str, BackgroundServer]
+    slack: SlackStandIn
+    settings: Settings
+
+    def sandbox(self, name: str) -> Sandbox:
+        return self.sandboxes[name].app[SANDBOX_KEY]
+
+    def texts(self, channel: str) -> list[str]:
+        return [m.text for m in self.slack.messages(channel) if not m.ephemeral]
+
+
+@pytest.fixture
+def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoAccounts]:
+    """acme and beta on sandboxes of their own with their own tokens; beta's balance is low."""
+    today = datetime.now(timezone.utc).date()
+    config = SandboxConfig(rate_limits={"statistics": None})
+    books = {"acme": exact_account(today), "beta": exact_account(today, balance="1000.00")}
+    sandboxes = {name: start_sandbox(books[name], token=TOKENS[name], config=config) for name in books}
+    slack_server, slack = start_standin(bot_url=None, signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, channel_id="C0TOP")
+    for name, channel in CHANNELS.items():
+        slack.channels[channel] = name
+    for name, token in TOKENS.items():
+        monkeypatch.setenv(f"{name.upper()}_PA_TOKEN", token)
+    accounts = [
+        AccountConfig(name=name, api_token_env=f"{name.upper()}_PA_TOKEN", base_url=server.url + "/v5", channel=CHANNELS[name])
+        for name, server in sandboxes.items()
+    ]
+    settings = bot_settings(
+        "http://127.0.0.1:9/v5", slack_server.url, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        propellerads_api_token="", channel="C0TOP", accounts=accounts,
+    )
+    try:
+        yield TwoAccounts(sandboxes, slack, settings)
+    finally:
+        slack_server.stop()
+        for server in sandboxes.values():
+            server.stop()
+
+
+async def started(settings: Settings, **build: Any) -> Runtime:
+    runtime = Runtime.build(settings, **build)
+    await runtime.start(schedule=False)
+    return runtime
+
+
+async def rows(runtime: Runtime, table: Any) -> list[Any]:
+    """Every account's rows: a session of the engine's own, which no store limits to an account."""
+    async with AsyncSession(runtime.store.engine) as s:
+        return list(await s.scalars(select(table)))
+
+
+async def test_each_accounts_check_reads_its_own_api_and_writes_its_own_rows_and_channel(two: TwoAccounts) -> None:
+    runtime = await started(two.settings)
+    try:
+        assert runtime.accounts.names == ["acme", "beta"]
+        assert runtime.service is runtime.accounts.get("acme").service
+        ran = await asyncio.gather(*(account.jobs.fire(CHECK) for account in runtime.accounts))
+        assert ran == [True, True]
+
+        proposals = await rows(runtime, ProposalRow)
+        assert sorted((p.account, p.campaign_id) for p in proposals) == [
+            ("acme", 101), ("acme", 102), ("beta", 101), ("beta", 102)
+        ]
+        alerts = {(a.account, a.key) for a in await rows(runtime, AlertRow)}
+        assert ("beta", "low_balance") in alerts and ("acme", "low_balance") not in alerts
+        assert {(r.account, r.job) for r in await rows(runtime, JobRunRow)} == {("acme", CHECK), ("beta", CHECK)}
+        assert all(r.finished_at is not None for r in await rows(runtime, JobRunRow))
+
+        # Each sandbox answered only its own token: nothing refused, and both were asked.
+        for name in TOKENS:
+            statuses = {r.status for r in two.sandbox(name).requests.entries()}
+            assert statuses == {200}, name
+        beta_said, acme_said = " ".join(two.texts("C0BETA")), " ".join(two.texts("C0ACME"))
+        assert "Balance 1,000.00" in beta_said and "Balance" not in acme_said
+        assert "Winner &amp; Co" in acme_said and "Winner &amp; Co" in beta_said
+        assert two.texts("C0TOP") == []
+        # A proposal decided in beta is beta's: acme's store does not know its number.
+        beta_pending = await runtime.accounts.get("beta").service.store.proposals([ProposalState.PENDING])
+        acme_store = runtime.accounts.get("acme").service.store
+        assert beta_pending and [await acme_store.get(p.id) for p in beta_pending] == [None] * len(beta_pending)
+    finally:
+        await runtime.stop()
+
+
+async def test_a_slow_account_leaves_the_others_check_on_time(two: TwoAccounts) -> None:
+    runtime = await started(two.settings)
+    gate = two.sandbox("acme").faults.hold("balance")
+    try:
+        acme, beta = runtime.accounts
+        held = asyncio.create_task(acme.jobs.fire(CHECK))
+        assert await asyncio.to_thread(gate.arrived.wait, 30)
+        # acme's read hangs in its sandbox; beta's check runs to its end meanwhile.
+        assert await asyncio.wait_for(beta.jobs.fire(CHECK), 30)
+        assert not held.done()
+        assert any("Winner &amp; Co" in text for text in two.texts("C0BETA"))
+        assert two.texts("C0ACME") == []
+        gate.release()
+        assert await asyncio.wait_for(held, 30)
+        assert any("Winner &amp; Co" in text for text in two.texts("C0ACME"))
+    finally:
+        gate.release()
+        await runtime.stop()
+
+
+async def test_a_refused_token_is_told_in_its_accounts_channel_while_the_other_is_checked(
+    two: TwoAccounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_PA_TOKEN", "pa-acme-token-revoked")
+    runtime = await started(two.settings)
+    try:
+        assert await asyncio.gather(*(account.jobs.fire(CHECK) for account in runtime.accounts)) == [True, True]
+        alerts = {(a.account, a.key) for a in await rows(runtime, AlertRow)}
+        assert ("acme", "api_token_refused") in alerts and ("beta", "api_token_refused") not in alerts
+        acme_said, beta_said = " ".join(two.texts("C0ACME")), " ".join(two.texts("C0BETA"))
+        assert "refused" in acme_said.lower() and "refused" not in beta_said.lower()
+        assert "Winner &amp; Co" in beta_said and "Winner &amp; Co" not in acme_said
+        assert "pa-acme-token-revoked" not in acme_said + beta_said
+        assert {r.status for r in two.sandbox("acme").requests.entries()} == {401}
+    finally:
+        await runtime.stop()
+
+
+async def test_an_account_whose_api_fails_is_told_once_in_its_own_channel(two: TwoAccounts) -> None:
+    runtime = await started(two.settings)
+    try:
+        acme, beta = runtime.accounts
+        two.sandbox("acme").faults.fail_next("GET", "/adv/balance", status=400, times=10, body='{"errors": ["Bad request."]}')
+        assert await acme.jobs.fire(CHECK, datetime(2030, 1, 1, 10, 0, tzinfo=timezone.utc))
+        assert await acme.jobs.fire(CHECK, datetime(2030, 1, 1, 10, 15, tzinfo=timezone.utc))
+        failures = [t for t in two.texts("C0ACME") if "Bad request." in t]
+        assert len(failures) == 1, two.texts("C0ACME")
+        assert two.texts("C0BETA") == [] and two.texts("C0TOP") == []
+        await beta.jobs.fire(CHECK, datetime(2030, 1, 1, 10, 0, tzinfo=timezone.utc))
+        assert not any("Bad request." in t for t in two.texts("C0BETA"))
+    finally:
+        await runtime.stop()
