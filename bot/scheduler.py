@@ -87,7 +87,8 @@ class Jobs:
             # The turn before the claim: a replica whose turns are all taken leaves the slot to another.
             if self.running is not None:
                 await turn.enter_async_context(self.running)
-            if not await self.service.claim_run(job, slot, self.owner, at, stale_after=self.stale_after):
+            # Claimed at the clock's time, not the fire time's: a stale claim is one left unfinished that long.
+            if not await self.service.claim_run(job, slot, self.owner, self.clock(), stale_after=self.stale_after):
                 log.info("%s of %s for %s already run elsewhere", job, self.account, slot)
                 return False
             try:

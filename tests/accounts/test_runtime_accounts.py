@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
-from bot.scheduler import CHECK
+from bot.scheduler import CHECK, check_slot
 from bot.settings import AccountConfig, Settings
 from core.proposals import ProposalState
 from core.store.tables import AlertRow, JobRunRow, ProposalRow
@@ -27,6 +27,9 @@ from tests.harness import BOT_TOKEN, SIGNING_SECRET, bot_settings, exact_account
 
 TOKENS = {"acme": "pa-acme-token-51e2d04b", "beta": "pa-beta-token-9c7a3f10"}
 CHANNELS = {"acme": "C0ACME", "beta": "C0BETA"}
+# A check time of today's (the sandboxes' figures are of the days before the real today).
+SLOT = check_slot(datetime.now(timezone.utc), 15)
+NOW_PG = datetime.strptime(SLOT, "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -165,5 +168,46 @@ async def test_an_account_whose_api_fails_is_told_once_in_its_own_channel(two: T
         assert two.texts("C0BETA") == [] and two.texts("C0TOP") == []
         await beta.jobs.fire(CHECK, datetime(2030, 1, 1, 10, 0, tzinfo=timezone.utc))
         assert not any("Bad request." in t for t in two.texts("C0BETA"))
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.postgres
+async def test_two_replicas_on_postgresql_run_each_accounts_check_once(two: TwoAccounts, postgres_url: str) -> None:
+    settings = two.settings.model_copy(update={"database_url": postgres_url})
+    first = await started(settings, clock=lambda: NOW_PG)
+    second = await started(settings, clock=lambda: NOW_PG)
+    try:
+        fires = [account.jobs.fire(CHECK) for runtime in (first, second) for account in runtime.accounts]
+        ran = await asyncio.gather(*fires)
+        assert sum(ran) == 2
+        runs = await rows(first, JobRunRow)
+        assert sorted(r.account for r in runs) == ["acme", "beta"]
+        assert len({r.claimed_by for r in runs}) <= 2 and all(r.finished_at is not None for r in runs)
+        for name in TOKENS:  # one check each: one balance read per account
+            assert [r.endpoint for r in two.sandbox(name).requests.entries()].count("balance") == 1, name
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+@pytest.mark.postgres
+async def test_a_check_left_unfinished_by_a_dead_replica_is_run_by_another_after_the_timeout(
+    two: TwoAccounts, postgres_url: str
+) -> None:
+    settings = two.settings.model_copy(update={"database_url": postgres_url, "run_claim_timeout_seconds": 600})
+    now = [NOW_PG]
+    runtime = await started(settings, clock=lambda: now[0])
+    try:
+        acme = runtime.accounts.get("acme")
+        # A replica claimed acme's check and died before finishing it.
+        assert await acme.service.claim_run(CHECK, SLOT, "dead-replica", NOW_PG)
+        assert not await acme.jobs.fire(CHECK, NOW_PG + timedelta(minutes=5))
+        assert two.texts("C0ACME") == []
+        now[0] = NOW_PG + timedelta(minutes=10)
+        assert await acme.jobs.fire(CHECK, NOW_PG + timedelta(seconds=10))
+        (run,) = [r for r in await rows(runtime, JobRunRow) if r.account == "acme"]
+        assert run.claimed_by == acme.jobs.owner and run.finished_at == now[0]
+        assert any("Winner &amp; Co" in text for text in two.texts("C0ACME"))
     finally:
         await runtime.stop()
