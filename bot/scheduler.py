@@ -89,7 +89,7 @@ class Jobs:
                 await turn.enter_async_context(self.running)
             # Claimed at the clock's time, not the fire time's: a stale claim is one left unfinished that long.
             if not await self.service.claim_run(job, slot, self.owner, self.clock(), stale_after=self.stale_after):
-                log.info("%s of %s for %s already run elsewhere", job, self.account, slot)
+                log.info("%s for %s already run elsewhere (ad account %s)", job, slot, self.account)
                 return False
             try:
                 if job == SUMMARY:
@@ -101,12 +101,12 @@ class Jobs:
                     await self.notifier.post_check(result, with_summary=False)
                     await self._note_outcome(result.error)
             except PropellerAdsError as exc:
-                log.warning("%s of %s for %s failed: %s", job, self.account, slot, exc)
+                log.warning("%s for %s failed (ad account %s): %s", job, slot, self.account, exc)
                 if job != SUMMARY:  # the summary has told its channel already
                     await self._note_outcome(exc)
             except Exception:
                 # A job failure must not stop the scheduler; the next fire time tries again.
-                log.exception("%s of %s for %s failed", job, self.account, slot)
+                log.exception("%s for %s failed (ad account %s)", job, slot, self.account)
             finally:
                 await self.service.finish_run(job, slot, self.owner, self.clock())
         return True
