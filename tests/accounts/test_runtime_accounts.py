@@ -11,11 +11,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
+from bot.server import build_web_app
 from bot.scheduler import CHECK, check_slot
 from bot.settings import AccountConfig, Settings
 from core.proposals import ProposalState
@@ -211,3 +213,16 @@ async def test_a_check_left_unfinished_by_a_dead_replica_is_run_by_another_after
         assert any("Winner &amp; Co" in text for text in two.texts("C0ACME"))
     finally:
         await runtime.stop()
+
+
+def test_healthz_names_the_account_whose_token_is_refused(two: TwoAccounts, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BETA_PA_TOKEN", "pa-beta-token-revoked")
+    runtime = Runtime.build(two.settings)
+    server = BackgroundServer(build_web_app(runtime, schedule=False)).start()
+    try:
+        answer = httpx.get(server.url + "/healthz", timeout=30).json()
+        assert answer["ok"] is False and answer["database"] == "ok"
+        assert answer["propellerads"].startswith("beta: PropellerAds refused the API token (401)")
+        assert "acme" not in answer["propellerads"] and "pa-beta-token-revoked" not in answer["propellerads"]
+    finally:
+        server.stop()
