@@ -384,6 +384,12 @@ class Settings(BaseSettings):
 
     def warnings(self) -> list[str]:
         """What works but is probably not meant, to say at start."""
+        if self.accounts:
+            return [
+                f"account {own.name!r} has no approvers: nobody can decide on its proposals or run its checks"
+                for own in self.accounts
+                if not (self.approvers if own.approvers is None else own.approvers)
+            ]
         if not self.approvers:
             return ["BUDGET_BOT_APPROVERS is empty: nobody can decide on proposals or run /budget check"]
         return []

@@ -125,3 +125,10 @@ def test_a_wrong_account_is_one_line_naming_it(config, tokens, change, message) 
     text = str(raised.value)
     assert "\n" not in text and message in text
     assert "pa-acme-secret" not in text and "pa-beta-secret" not in text
+
+
+def test_an_account_without_approvers_is_warned_of_by_name(config, tokens) -> None:
+    config(TWO_ACCOUNTS.replace('approvers = ["U0LEAD"]\n', ""))
+    assert load_settings().warnings() == [
+        "account 'beta' has no approvers: nobody can decide on its proposals or run its checks"
+    ]
