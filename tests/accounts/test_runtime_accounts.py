@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
 from bot.server import build_web_app
-from bot.scheduler import CHECK, check_slot
+from bot.scheduler import CHECK, SUMMARY, build_scheduler, check_slot
 from bot.settings import AccountConfig, Settings
 from core.proposals import ProposalState
 from core.store.tables import AlertRow, JobRunRow, ProposalRow
@@ -226,3 +226,30 @@ def test_healthz_names_the_account_whose_token_is_refused(two: TwoAccounts, monk
         assert "acme" not in answer["propellerads"] and "pa-beta-token-revoked" not in answer["propellerads"]
     finally:
         server.stop()
+
+
+async def test_checks_beyond_the_bound_wait_for_a_turn(two: TwoAccounts) -> None:
+    runtime = await started(two.settings.model_copy(update={"max_concurrent_checks": 1}))
+    gate = two.sandbox("acme").faults.hold("balance")
+    try:
+        acme, beta = runtime.accounts
+        first = asyncio.create_task(acme.jobs.fire(CHECK))
+        assert await asyncio.to_thread(gate.arrived.wait, 30)
+        assert acme.jobs.running is beta.jobs.running and acme.jobs.running.locked()
+        second = asyncio.create_task(beta.jobs.fire(CHECK))
+        gate.release()
+        assert await asyncio.wait_for(asyncio.gather(first, second), 30) == [True, True]
+        acme_last = max(r.at for r in two.sandbox("acme").requests.entries())
+        beta_first = min(r.at for r in two.sandbox("beta").requests.entries())
+        assert beta_first >= acme_last  # beta's check began only once acme's had ended
+    finally:
+        gate.release()
+        await runtime.stop()
+
+
+def test_each_account_has_its_own_scheduled_jobs(two: TwoAccounts) -> None:
+    runtime = Runtime.build(two.settings)
+    scheduler = build_scheduler([account.jobs for account in runtime.accounts], check_now=True)
+    assert {job.id for job in scheduler.get_jobs()} == {
+        f"{job}{suffix}:{name}" for name in TOKENS for job, suffix in ((SUMMARY, ""), (CHECK, ""), (CHECK, "_at_start"))
+    }
