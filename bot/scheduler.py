@@ -178,7 +178,7 @@ def build_scheduler(jobs: Jobs | Sequence[Jobs], *, check_now: bool = False) -> 
     other; with `check_now` also a check as soon as the scheduler starts, so a fresh start does not wait a whole
     interval (a replica that finds the nearest slot taken skips it)."""
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    every = [jobs] if isinstance(jobs, Jobs) else list(jobs)
+    every = list(jobs) if isinstance(jobs, Sequence) else [jobs]
     for one in every:
         # One account keeps the plain job names; several are told apart by theirs.
         of = "" if len(every) == 1 else f":{one.account}"
