@@ -109,8 +109,16 @@ def test_accounts_need_no_top_level_token(config, tokens) -> None:
         (lambda t: t.replace('BETA_PA_TOKEN', 'GAMMA_PA_TOKEN'), "account 'beta': api_token_env names GAMMA_PA_TOKEN, which is not set"),
         (lambda t: t.replace('name = "beta"\n', ''), "[[accounts]] number 2: name is missing"),
         (
+            lambda t: t.replace("max_daily_increase = 40", 'max_change_percent = "lots"'),
+            "account 'acme' [guardrails] max_change_percent: Input should be a valid decimal",
+        ),
+        (
+            lambda t: t.replace("target_cpa = 4.5", "window_days = 7"),
+            "account 'acme' [[accounts.rules]][0] (rule 'acme-cpa') target_cpa is missing in the configuration file",
+        ),
+        (
             lambda t: t.replace("max_daily_increase = 40", "max_daily_budget = 5\nmin_daily_budget = 50"),
-            "account 'acme' guardrails: min_daily_budget is above max_daily_budget",
+            "account 'acme' [guardrails]: min_daily_budget is above max_daily_budget",
         ),
         (  # the account's own minimum against the top-level maximum
             lambda t: t.replace("max_daily_increase = 40", "min_daily_budget = 6000"),
