@@ -152,7 +152,8 @@ class Jobs:
             due -= timedelta(days=1)
         if not timedelta(0) <= local - due <= timedelta(hours=12):
             return False
-        if await self.service.has_run(SUMMARY, due.date().isoformat()):
+        # A summary whose replica died mid-run is made up for once its claim is stale.
+        if await self.service.has_run(SUMMARY, due.date().isoformat(), now=self.clock(), stale_after=self.stale_after):
             return False
         log.warning("the daily summary due at %s did not run; running it late", due.isoformat())
         return await self.fire(SUMMARY, at)

@@ -67,3 +67,17 @@ async def test_without_a_timeout_a_claim_is_never_taken_over(db_url: str) -> Non
         assert not await second.claim_run(JOB, SLOT, "replica-1", NOW + timedelta(days=3))
     finally:
         await close_all(stores)
+
+
+async def test_a_stale_unfinished_claim_counts_as_not_run(db_url: str) -> None:
+    stores = await replicas(db_url, 1)
+    try:
+        (store,) = of(stores, "acme")
+        assert await store.claim_run(JOB, SLOT, "replica-0", NOW)
+        assert await store.has_run(JOB, SLOT)
+        assert await store.has_run(JOB, SLOT, now=NOW + STALE - timedelta(seconds=1), stale_after=STALE)
+        assert not await store.has_run(JOB, SLOT, now=NOW + STALE, stale_after=STALE)
+        assert await store.finish_run(JOB, SLOT, "replica-0", NOW + timedelta(minutes=1))
+        assert await store.has_run(JOB, SLOT, now=NOW + STALE * 10, stale_after=STALE)
+    finally:
+        await close_all(stores)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
 from bot.server import build_web_app
-from bot.scheduler import CHECK, SUMMARY, build_scheduler, check_slot
+from bot.scheduler import CHECK, SUMMARY, build_scheduler, check_slot, summary_slot
 from bot.settings import AccountConfig, Settings
 from core.proposals import ProposalState
 from core.store.tables import AlertRow, JobRunRow, ProposalRow
@@ -253,3 +253,24 @@ def test_each_account_has_its_own_scheduled_jobs(two: TwoAccounts) -> None:
     assert {job.id for job in scheduler.get_jobs()} == {
         f"{job}{suffix}:{name}" for name in TOKENS for job, suffix in ((SUMMARY, ""), (CHECK, ""), (CHECK, "_at_start"))
     }
+
+
+async def test_a_summary_left_unfinished_by_a_dead_replica_is_made_up_for_after_the_timeout(two: TwoAccounts) -> None:
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    settings = two.settings.model_copy(
+        update={"summary_time": (start - timedelta(hours=1)).time(), "timezone": "UTC", "run_claim_timeout_seconds": 600}
+    )
+    now = [start]
+    runtime = await started(settings, clock=lambda: now[0])
+    try:
+        acme = runtime.accounts.get("acme")
+        slot = summary_slot(start, acme.jobs.zone, acme.jobs.summary_time)
+        assert await acme.service.claim_run(SUMMARY, slot, "dead-replica", start)
+        assert not await acme.jobs.catch_up()  # its replica may still be at it
+        now[0] = start + timedelta(minutes=10)
+        assert await acme.jobs.catch_up()
+        assert not await acme.jobs.catch_up()  # made up for once
+        summaries = [t for t in two.texts("C0ACME") if t.startswith("Daily budget summary")]
+        assert len(summaries) == 1 and two.texts("C0BETA") == []
+    finally:
+        await runtime.stop()
