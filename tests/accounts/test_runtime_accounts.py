@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ from bot.runtime import Runtime
 from bot.server import build_web_app
 from bot.scheduler import CHECK, SUMMARY, build_scheduler, check_slot, summary_slot
 from bot.settings import AccountConfig, Settings
-from core.proposals import ProposalState
-from core.store.tables import AlertRow, JobRunRow, ProposalRow
+from core.proposals import Outcome, ProposalState
+from core.store.tables import AlertRow, AuditRow, JobRunRow, ProposalRow
 from sandbox.adplatform import SANDBOX_KEY, Sandbox, SandboxConfig, start_sandbox
 from sandbox.serving import BackgroundServer
 from sandbox.slack import SlackStandIn, start_standin
@@ -272,5 +273,30 @@ async def test_a_summary_left_unfinished_by_a_dead_replica_is_made_up_for_after_
         assert not await acme.jobs.catch_up()  # made up for once
         summaries = [t for t in two.texts("C0ACME") if t.startswith("Daily budget summary")]
         assert len(summaries) == 1 and two.texts("C0BETA") == []
+    finally:
+        await runtime.stop()
+
+
+async def test_an_approval_in_one_account_writes_only_to_its_api_and_only_by_its_approvers(two: TwoAccounts) -> None:
+    own = [a.model_copy(update={"approvers": [f"U0{a.name.upper()}"]}) for a in two.settings.accounts]
+    runtime = await started(two.settings.model_copy(update={"accounts": own}))
+    try:
+        acme, beta = runtime.accounts
+        await asyncio.gather(acme.jobs.fire(CHECK), beta.jobs.fire(CHECK))
+        # beta's low balance holds its increase back; its decrease is the change to approve.
+        (decrease,) = [p for p in await beta.service.store.proposals([ProposalState.PENDING]) if p.campaign_id == 102]
+
+        assert (await acme.service.decide(decrease.id, "U0ACME", approve=True))[0].outcome is Outcome.NOT_FOUND
+        assert (await beta.service.decide(decrease.id, "U0ACME", approve=True))[0].outcome is Outcome.NOT_ALLOWED
+        decision, _ = await beta.service.decide(decrease.id, "U0BETA", approve=True)
+        assert decision.outcome is Outcome.APPLIED
+
+        beta_writes = [r for r in two.sandbox("beta").requests.entries() if r.method == "PATCH"]
+        assert [(r.path, r.status) for r in beta_writes] == [("/v5/adv/campaigns/102", 200)]
+        assert [r for r in two.sandbox("acme").requests.entries() if r.method != "GET"] == []
+        assert two.sandbox("beta").account.campaigns[102].limit_daily_amount == Decimal("160.00")
+        assert two.sandbox("acme").account.campaigns[102].limit_daily_amount == Decimal("200.00")
+        audit = [(e.account, e.action, e.actor) for e in await rows(runtime, AuditRow) if e.action == "applied"]
+        assert audit == [("beta", "applied", "U0BETA")]
     finally:
         await runtime.stop()
