@@ -154,7 +154,8 @@ async def test_a_refused_token_is_told_in_its_accounts_channel_while_the_other_i
         assert "refused" in acme_said.lower() and "refused" not in beta_said.lower()
         assert "Winner &amp; Co" in beta_said and "Winner &amp; Co" not in acme_said
         assert "pa-acme-token-revoked" not in acme_said + beta_said
-        assert {r.status for r in two.sandbox("acme").requests.entries()} == {401}
+        # Every answer acme's sandbox gave was a refusal (reads cut short by the first one have none).
+        assert {r.status for r in two.sandbox("acme").requests.entries()} - {None} == {401}
     finally:
         await runtime.stop()
 
