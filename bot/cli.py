@@ -128,43 +128,130 @@ def root() -> None:
 @app.command()
 @one_line_errors
 def check(
+    account: str = typer.Option(None, "--account", help="Check only the ad account of this name (all by default)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each step."),
 ) -> None:
-    """Read the account once and print its budget health; exit 3 when it needs attention."""
+    """Read each ad account once and print its budget health; exit 3 when one needs attention, 1 when one failed."""
     # Without -v the report is the output: what was left out or waited for is in it or on the status line.
     _setup_logging(verbose, logging.ERROR)
-    settings = load_settings()
+    chosen = _chosen_accounts(load_settings(), account)
     with err.status("Reading the account from PropellerAds…") as status:
 
         def waiting(endpoint: str, seconds: float) -> None:
             status.update(f"waiting {seconds:.0f} s for PropellerAds' rate limit on {endpoint}…")
 
-        report, watch = asyncio.run(_check(settings, on_rate_limit_wait=waiting))
+        looked = asyncio.run(_check_all(chosen, on_rate_limit_wait=waiting))
+    if len(chosen) == 1 and isinstance(looked[0], Exception):
+        raise looked[0]  # one account: its failure is the command's, as one line
     from bot.report_text import needs_attention, print_report, print_watch, report_json, signals_need_attention, watch_json
 
+    objects: list[dict[str, Any]] = []
+    code = 0
+    for settings, outcome in zip(chosen, looked):
+        if isinstance(outcome, Exception):
+            code = ExitCode.API
+            objects.append({"account": settings.account, "error": str(outcome)})
+            if not as_json:
+                err.print(f"budget-bot: error: {settings.account}: {outcome}", markup=False)
+            continue
+        report, watch = outcome
+        if needs_attention(report, settings.health) or signals_need_attention(watch):
+            code = code or ExitCode.ATTENTION
+        if as_json:
+            objects.append({"account": settings.account, **report_json(report, settings.currency), **watch_json(watch)})
+        else:
+            if len(chosen) > 1:
+                Console().rule(f"Ad account {settings.account}")
+            print_report(report, Console(), settings.currency)
+            print_watch(watch, Console())
     if as_json:
-        typer.echo(json.dumps({**report_json(report, settings.currency), **watch_json(watch)}, indent=2, ensure_ascii=False))
-    else:
-        print_report(report, Console(), settings.currency)
-        print_watch(watch, Console())
-    if needs_attention(report, settings.health) or signals_need_attention(watch):
-        raise typer.Exit(ExitCode.ATTENTION)
+        typer.echo(json.dumps(objects[0] if len(chosen) == 1 else objects, indent=2, ensure_ascii=False))
+    if code:
+        raise typer.Exit(code)
 
 
-async def _check(settings: Settings, *, on_rate_limit_wait: Callable[[str, float], None] | None = None):  # noqa: ANN202
-    """Reads the account with the bot's own store, so the spend ledger a cron job keeps is the bot's."""
-    from bot.wiring import make_client, service_config
-    from core.service import BudgetService
+def _chosen_accounts(settings: Settings, name: str | None) -> list[Settings]:
+    """The settings of every ad account, or of the one named; an unknown name is a configuration error."""
+    every = settings.account_settings()
+    if name is None:
+        return every
+    found = [one for one in every if one.account == name]
+    if not found:
+        names = ", ".join(one.account for one in every)
+        raise ConfigError(f"--account {name!r} is none of the ad accounts ({names})")
+    return found
+
+
+async def _check_all(
+    chosen: list[Settings], *, on_rate_limit_wait: Callable[[str, float], None] | None = None
+) -> list[Any]:
+    """Each account read with its own client over the bot's own store, so the spend ledgers a cron job keeps are
+    the bot's; several at once up to the bot's bound. A failure is that account's outcome, not the others'."""
     from core.store import Store
 
-    store = Store.connect(settings.database_url)
+    store = Store.connect(chosen[0].database_url)
+    turns = asyncio.Semaphore(chosen[0].max_concurrent_checks)
+
+    async def one(settings: Settings) -> Any:
+        async with turns:
+            return await _check(settings, store.for_account(settings.account), on_rate_limit_wait=on_rate_limit_wait)
+
     try:
         await store.migrate()
-        async with make_client(settings, on_rate_limit_wait=on_rate_limit_wait) as api:
-            return await BudgetService(api, store, service_config(settings), clock=clock).look()
+        return await asyncio.gather(*(one(settings) for settings in chosen), return_exceptions=True)
     finally:
         await store.close()
+
+
+async def _check(settings: Settings, store: Any, *, on_rate_limit_wait: Callable[[str, float], None] | None = None):  # noqa: ANN202
+    from bot.wiring import make_client, service_config
+    from core.service import BudgetService
+
+    async with make_client(settings, on_rate_limit_wait=on_rate_limit_wait) as api:
+        return await BudgetService(api, store, service_config(settings), clock=clock).look()
+
+
+@app.command()
+@one_line_errors
+def accounts(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each step.")) -> None:
+    """List the ad accounts with their channels and whether each token works; exit 1 when one does not."""
+    from rich.table import Table
+
+    from bot.report_text import printable
+
+    _setup_logging(verbose, logging.ERROR)
+    every = load_settings().account_settings()
+    with err.status("Asking PropellerAds about each token…"):
+        answers = asyncio.run(_probe_all(every))
+    table = Table("Account", "Channel", "Alerts to", "Proposals to", "Token")
+    for settings, answer in zip(every, answers):
+        table.add_row(
+            settings.account,
+            settings.channel or "—",
+            settings.alerts_to or "—",
+            settings.proposals_to or "—",
+            printable(answer or "works"),
+            style=None if answer is None else "red",
+        )
+    Console(soft_wrap=True).print(table)
+    if any(answer is not None for answer in answers):
+        raise typer.Exit(ExitCode.API)
+
+
+async def _probe_all(every: list[Settings]) -> list[str | None]:
+    """For each account, None when its token reads the balance (one cheap call), else the refusal in one line."""
+    from bot.wiring import make_client
+
+    async def probe(settings: Settings) -> str | None:
+        try:
+            async with make_client(settings, probe=True) as api:
+                await api.balance()
+        except PropellerAdsError as exc:
+            return exc.summary()
+        return None
+
+    return list(await asyncio.gather(*(probe(settings) for settings in every)))
 
 
 @app.command()

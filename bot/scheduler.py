@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -15,8 +17,9 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.notify import Notifier
-from core.errors import PropellerAdsError
+from core.errors import AuthenticationError, PermissionDeniedError, PropellerAdsError
 from core.service import BudgetService
+from core.store.tables import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,9 @@ class Jobs:
         check_minutes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         owner: str | None = None,
+        account: str = DEFAULT_ACCOUNT,
+        running: asyncio.Semaphore | None = None,
+        stale_after: timedelta | None = None,
     ) -> None:
         self.service = service
         self.notifier = notifier
@@ -66,26 +72,56 @@ class Jobs:
         self.check_minutes = check_minutes
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.account = account
+        self.running = running
+        """Shared by every account's jobs: how many of them run at once in this process."""
+        self.stale_after = stale_after
+        """How long a claim may stay unfinished before another replica takes it over (None: never)."""
+        self._failing = False
 
     async def fire(self, job: str, at: datetime | None = None) -> bool:
         """Runs `job` for the fire time `at` unless a replica already did; True when this one ran it."""
         at = at or self.clock()
         slot = summary_slot(at, self.zone, self.summary_time) if job == SUMMARY else check_slot(at, self.check_minutes)
-        if not await self.service.claim_run(job, slot, self.owner, at):
-            log.info("%s for %s already run elsewhere", job, slot)
-            return False
-        try:
-            if job == SUMMARY:
-                await self._summary(at, slot)
-            else:
-                result = await self.service.run_check()
-                if result.error is not None:
-                    log.warning("scheduled health check could not read the account: %s", result.error)
-                await self.notifier.post_check(result, with_summary=False)
-        except Exception:
-            # A job failure must not stop the scheduler; the next fire time tries again.
-            log.exception("%s for %s failed", job, slot)
+        async with AsyncExitStack() as turn:
+            # The turn before the claim: a replica whose turns are all taken leaves the slot to another.
+            if self.running is not None:
+                await turn.enter_async_context(self.running)
+            if not await self.service.claim_run(job, slot, self.owner, at, stale_after=self.stale_after):
+                log.info("%s of %s for %s already run elsewhere", job, self.account, slot)
+                return False
+            try:
+                if job == SUMMARY:
+                    await self._summary(at, slot)
+                else:
+                    result = await self.service.run_check()
+                    if result.error is not None:
+                        log.warning("scheduled health check of %s could not read the account: %s", self.account, result.error)
+                    await self.notifier.post_check(result, with_summary=False)
+                    await self._note_outcome(result.error)
+            except PropellerAdsError as exc:
+                log.warning("%s of %s for %s failed: %s", job, self.account, slot, exc)
+                if job != SUMMARY:  # the summary has told its channel already
+                    await self._note_outcome(exc)
+            except Exception:
+                # A job failure must not stop the scheduler; the next fire time tries again.
+                log.exception("%s of %s for %s failed", job, self.account, slot)
+            finally:
+                await self.service.finish_run(job, slot, self.owner, self.clock())
         return True
+
+    async def _note_outcome(self, error: PropellerAdsError | None) -> None:
+        """A check that could not read the account says so in the channel once, when it starts failing; a refused
+        token is told as its alert instead."""
+        failing, self._failing = self._failing, error is not None
+        if error is not None and not failing and not isinstance(error, (AuthenticationError, PermissionDeniedError)):
+            await self._tell_failure(error)
+
+    async def _tell_failure(self, exc: PropellerAdsError) -> None:
+        try:
+            await self.notifier.post_failure(exc, doing="run the scheduled health check")
+        except Exception:
+            log.exception("could not tell %s's channel that its check failed", self.account)
 
     async def _summary(self, at: datetime, slot: str) -> None:
         due = datetime.combine(date.fromisoformat(slot), self.summary_time, tzinfo=self.zone)
@@ -136,19 +172,25 @@ def triggers(zone: ZoneInfo, summary_time: time, check_minutes: int) -> dict[str
     }
 
 
-def build_scheduler(jobs: Jobs, *, check_now: bool = False) -> AsyncIOScheduler:
-    """The daily summary and the interval check; with `check_now` also a check as soon as the scheduler starts, so a
-    fresh start does not wait a whole interval (a replica that finds the nearest slot taken skips it)."""
+def build_scheduler(jobs: Jobs | Sequence[Jobs], *, check_now: bool = False) -> AsyncIOScheduler:
+    """Each account's daily summary and interval check, as jobs of their own so that a slow account delays no
+    other; with `check_now` also a check as soon as the scheduler starts, so a fresh start does not wait a whole
+    interval (a replica that finds the nearest slot taken skips it)."""
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    found = triggers(jobs.zone, jobs.summary_time, jobs.check_minutes)
-    # No misfire limit: a run delayed by a pause still runs (its slot keeps it once across replicas).
-    common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-    scheduler.add_job(jobs.run_summary, found[SUMMARY], id=SUMMARY, name="daily budget summary", **common)
-    scheduler.add_job(jobs.run_check, found[CHECK], id=CHECK, name="health check", **common)
-    if check_now:
-        # A job of its own: moving the interval job's first run would shift all its later runs off the
-        # EPOCH-anchored times every replica shares. Its slot is the nearest check time, claimed like any other.
-        scheduler.add_job(
-            jobs.run_check, DateTrigger(jobs.clock()), id=f"{CHECK}_at_start", name="health check at start", **common
-        )
+    every = [jobs] if isinstance(jobs, Jobs) else list(jobs)
+    for one in every:
+        # One account keeps the plain job names; several are told apart by theirs.
+        of = "" if len(every) == 1 else f":{one.account}"
+        found = triggers(one.zone, one.summary_time, one.check_minutes)
+        # No misfire limit: a run delayed by a pause still runs (its slot keeps it once across replicas).
+        common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        scheduler.add_job(one.run_summary, found[SUMMARY], id=SUMMARY + of, name=f"daily budget summary{of}", **common)
+        scheduler.add_job(one.run_check, found[CHECK], id=CHECK + of, name=f"health check{of}", **common)
+        if check_now:
+            # A job of its own: moving the interval job's first run would shift all its later runs off the
+            # EPOCH-anchored times every replica shares. Its slot is the nearest check time, claimed like any other.
+            scheduler.add_job(
+                one.run_check, DateTrigger(one.clock()), id=f"{CHECK}_at_start{of}", name=f"health check at start{of}",
+                **common,
+            )
     return scheduler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 import json
 from dataclasses import replace
 from decimal import Decimal
@@ -152,9 +152,15 @@ class Decisions(ServiceParts):
         needle = query.casefold()
         return [e for e in await self.store.history(limit=500) if needle in e.campaign_name.casefold()][:limit]
 
-    async def claim_run(self, job: str, slot: str, owner: str, at: datetime) -> bool:
-        """True for exactly one process per scheduled job and fire time."""
-        return await self.store.claim_run(job, slot, owner, at)
+    async def claim_run(
+        self, job: str, slot: str, owner: str, at: datetime, *, stale_after: timedelta | None = None
+    ) -> bool:
+        """True for exactly one process per scheduled job and fire time of this account (and, with
+        `stale_after`, for one other once the claim's process has left it unfinished that long)."""
+        return await self.store.claim_run(job, slot, owner, at, stale_after=stale_after)
+
+    async def finish_run(self, job: str, slot: str, owner: str, at: datetime) -> bool:
+        return await self.store.finish_run(job, slot, owner, at)
 
     async def has_run(self, job: str, slot: str) -> bool:
         return await self.store.has_run(job, slot)

@@ -15,8 +15,9 @@ from core.store.tables import AlertRow
 
 class AlertRecords(Database):
     async def alerts(self) -> dict[str, Alert]:
+        """Every alert, the account's own before its campaigns' (keys with a campaign ID after a colon)."""
         async with self.session() as s:
-            rows = await s.scalars(select(AlertRow))
+            rows = await s.scalars(select(AlertRow).order_by(AlertRow.key.contains(":"), AlertRow.key))
             return {r.key: _alert(r) for r in rows}
 
     async def put_alert(
@@ -28,7 +29,7 @@ class AlertRecords(Database):
         """
         try:
             async with self.session() as s, s.begin():
-                row = await s.get(AlertRow, key, with_for_update=True)
+                row = await s.get(AlertRow, (self.account, key), with_for_update=True)
                 if row is None or expected is None:
                     if row is not None or expected is not None:
                         return False
@@ -86,7 +87,7 @@ class AlertRecords(Database):
             result = await s.execute(update(AlertRow).where(AlertRow.key == key).values(**values))
             if result.rowcount != 1:
                 return None
-            row = await s.get(AlertRow, key, populate_existing=True)
+            row = await s.get(AlertRow, (self.account, key), populate_existing=True)
             return None if row is None else _alert(row)
 
     async def alerts_in_message(self, channel: str, ts: str) -> list[Alert]:

@@ -24,13 +24,13 @@ class Switch:
 class AutomationRecords(Database):
     async def switch(self, name: str) -> Switch | None:
         async with self.session() as s:
-            row = await s.get(SwitchRow, name)
+            row = await s.get(SwitchRow, (self.account, name))
             return Switch(row.name, row.value, row.changed_by, row.changed_at) if row else None
 
     async def set_switch(self, name: str, value: str, by: str | None, now: datetime) -> Switch:
         """Sets a switch; the last writer wins, as with any setting."""
         async with self.session() as s, s.begin():
-            row = await s.get(SwitchRow, name, with_for_update=True)
+            row = await s.get(SwitchRow, (self.account, name), with_for_update=True)
             if row is None:
                 s.add(SwitchRow(name=name, value=value, changed_by=by, changed_at=now))
             else:

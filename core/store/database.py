@@ -7,6 +7,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from core.store.tables import DEFAULT_ACCOUNT, AccountScoped
 
 D = TypeVar("D", bound="Database")
 
@@ -25,9 +28,11 @@ def normalize_url(url: str) -> str:
 class Database:
     """The connection: SQLite by default, PostgreSQL by URL; each operation of the store is one short transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, account: str = DEFAULT_ACCOUNT) -> None:
         self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.account = account
+        """The ad account whose rows this store reads and writes; the others are out of its sight."""
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, info={ACCOUNT_KEY: account})
 
     @classmethod
     def connect(cls: type[D], url: str) -> D:
@@ -54,6 +59,33 @@ class Database:
     async def count(self, table: type[Any]) -> int:
         async with self.session() as s:
             return int(await s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+ACCOUNT_KEY = "budget_bot_account"
+"""Where a session keeps the ad account it is limited to."""
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _only_the_account(state: ORMExecuteState) -> None:
+    """Every ORM SELECT, UPDATE and DELETE of a store's session sees only its account's rows, in subqueries too."""
+    account = state.session.info.get(ACCOUNT_KEY)
+    if account is None or state.is_column_load or state.is_relationship_load:
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            with_loader_criteria(AccountScoped, lambda cls: cls.account == account, include_aliases=True)
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def _rows_of_the_account(session: Session, _context: Any, _instances: Any) -> None:
+    """A row a store adds belongs to its account."""
+    account = session.info.get(ACCOUNT_KEY)
+    if account is None:
+        return
+    for row in session.new:
+        if isinstance(row, AccountScoped):
+            row.account = account
 
 
 def _ensure_parent_dir(url: str) -> None:

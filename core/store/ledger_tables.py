@@ -10,11 +10,9 @@ from sqlalchemy import BigInteger, Date, Integer, String, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import Index
 
-from core.store.tables import Base, Cents, UtcDateTime
+from core.store.tables import DEFAULT_ACCOUNT, Base, Cents, UtcDateTime
 
 MILL = Decimal("0.001")
-DEFAULT_ACCOUNT = "default"
-"""The ad account rows belong to while the bot watches one."""
 
 
 class Mills(TypeDecorator[Decimal]):

@@ -31,7 +31,8 @@ from core.store.audit import audit_row
 from core.store.database import Database
 from core.store.tables import AuditRow, ProposalRow
 
-# Any fixed number: on PostgreSQL the approvals of one account take turns at checking today's increase cap.
+# Any fixed number, moved by the account's hash: on PostgreSQL the approvals of one account take turns at
+# checking today's increase cap, while another account's go their own way.
 APPROVAL_LOCK_ID = 7_305_512_002
 
 
@@ -316,7 +317,10 @@ class ProposalRecords(Database):
         """The unit of work an approval's check-and-claim runs in; it commits when the block ends without error."""
         async with self.session() as s, s.begin():
             if s.bind.dialect.name == "postgresql":
-                await s.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": APPROVAL_LOCK_ID})
+                await s.execute(
+                    text("SELECT pg_advisory_xact_lock(:id + hashtext(:account))"),
+                    {"id": APPROVAL_LOCK_ID, "account": self.account},
+                )
             yield ApprovalUnit(s)
 
     async def transition(

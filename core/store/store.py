@@ -12,6 +12,7 @@ from core.store.database import normalize_url
 from core.store.ledger import SpendLedger
 from core.store.proposals import ApprovalUnit, ProposalRecords, SaveOutcome, proposal_of
 from core.store.runs import RunLedger
+from core.store.tables import DEFAULT_ACCOUNT
 
 __all__ = [
     "Alert", "ApprovalUnit", "SaveOutcome", "Store", "Switch", "audit_of", "audit_row", "normalize_url", "proposal_of",
@@ -21,7 +22,11 @@ __all__ = [
 class Store(ProposalRecords, AuditLog, AlertRecords, RunLedger, AutomationRecords):
     """Every table of the store behind one connection; each module holds one room of it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine)
-        self.ledger = SpendLedger(self.engine)
+    def __init__(self, engine: AsyncEngine, account: str = DEFAULT_ACCOUNT) -> None:
+        super().__init__(engine, account)
+        self.ledger = SpendLedger(self.engine, account)
         """The ad account's spend history, on the same connection."""
+
+    def for_account(self, name: str) -> "Store":
+        """A store on the same connection whose every read and write is limited to the ad account `name`."""
+        return Store(self.engine, name)

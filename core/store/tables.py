@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Integer, MetaData, String, Text, TypeDecorator, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.schema import Index
 
 from core.money import cents
@@ -46,6 +46,29 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+ACCOUNT_LENGTH = 64
+DEFAULT_ACCOUNT = "default"
+"""The ad account of the single-account setup, and of every row written before there were several."""
+
+
+class AccountScoped:
+    """A table whose rows belong to one ad account: a store for an account reads and writes only its rows.
+
+    Where the table's key is a name (an alert's, a switch's, a job's) the account leads that key."""
+
+    account_in_key: ClassVar[bool] = False
+
+    @declared_attr
+    def account(cls) -> Mapped[str]:
+        return mapped_column(
+            String(ACCOUNT_LENGTH),
+            primary_key=cls.account_in_key,
+            default=DEFAULT_ACCOUNT,
+            server_default=DEFAULT_ACCOUNT,
+            sort_order=-1,
+        )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(
         naming_convention={
@@ -64,7 +87,7 @@ LIVE_UNDO_SQL = "undoes IS NOT NULL AND state IN ({})".format(
 """The states of core.proposals.OPEN, for the partial index that keeps one open proposal per campaign."""
 
 
-class ProposalRow(Base):
+class ProposalRow(Base, AccountScoped):
     __tablename__ = "proposals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -106,17 +129,19 @@ class ProposalRow(Base):
     """The rule's mode when it was made: propose, notify (told, never written) or auto (applied without a click)."""
 
     __table_args__ = (
-        # At most one open proposal per campaign, enforced by the database across replicas.
+        # At most one open proposal per campaign of an account, enforced by the database across replicas.
         Index(
             "uq_proposals_open_campaign",
+            "account",
             "campaign_id",
             unique=True,
             sqlite_where=text(OPEN_STATES_SQL),
             postgresql_where=text(OPEN_STATES_SQL),
         ),
-        Index("ix_proposals_rule_campaign", "rule", "campaign_id", "created_at"),
+        Index("ix_proposals_rule_campaign", "account", "rule", "campaign_id", "created_at"),
         Index(
             "uq_proposals_undoes",
+            "account",
             "undoes",
             unique=True,
             sqlite_where=text(LIVE_UNDO_SQL),
@@ -125,7 +150,7 @@ class ProposalRow(Base):
     )
 
 
-class AuditRow(Base):
+class AuditRow(Base, AccountScoped):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -143,9 +168,10 @@ class AuditRow(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class AlertRow(Base):
+class AlertRow(Base, AccountScoped):
     __tablename__ = "alerts"
 
+    account_in_key = True
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     """What the alert is about: "low_balance", "campaign_at_risk:123", "api_token_refused"."""
     severity: Mapped[int] = mapped_column(Integer)
@@ -167,22 +193,26 @@ class AlertRow(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class SwitchRow(Base):
+class SwitchRow(Base, AccountScoped):
     """A setting the team changes from Slack (automation on or off), kept across restarts and replicas."""
 
     __tablename__ = "switches"
 
+    account_in_key = True
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     changed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class JobRunRow(Base):
+class JobRunRow(Base, AccountScoped):
     __tablename__ = "job_runs"
 
+    account_in_key = True
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[str] = mapped_column(String(64), primary_key=True)
     """The fire time the run belongs to, so every replica names it the same way."""
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """When the run ended, well or not; a claim still unfinished long after it was taken lost its replica."""
