@@ -55,16 +55,17 @@ METHOD = f"""\
 One sandbox PropellerAds API (in a process of its own, live rate limits, each counted per token) serves
 {ACCOUNTS} seeded accounts of {CAMPAIGNS} campaigns, each behind its own token. `budget-bot serve` runs as
 deployed, from a TOML file of {ACCOUNTS} `[[accounts]]` tables (name, `api_token_env`, `base_url`, `channel`),
-default settings otherwise, against a scratch PostgreSQL
-database on 127.0.0.1 and the Slack stand-in. At start every replica fires each account's check for the same
-fire time; exactly one replica claims each (the run ledger's key), the other skips it.
+default settings otherwise, against a scratch PostgreSQL database on 127.0.0.1 and the Slack stand-in. At
+start every replica fires each account's check for the same fire time; exactly one replica claims each (the
+run ledger's key), the other skips it.
 
 The round runs from the first check's fire time to the last check's end, both as the run ledger records them;
-checks per minute is {ACCOUNTS} over that. *First start*: an empty database, so every account's 30-day spend
-ledger backfill (one statistics call a chunk) runs beside the checks and shares each token's statistics limit
-of 2 a minute; a check waiting out its token's window holds its turn, so this round runs {FIRST_START_TURNS} checks
-at once (the settings' most) where the default is 4. Then, once every account's ledger holds its {BACKFILL_DAYS} days, the run ledger is emptied and
-the round is timed again on 1 and on 2 replicas started together.
+checks per minute is the checks over that. *First start*: an empty database, so every account's
+{BACKFILL_DAYS}-day spend ledger backfill (one statistics call a chunk) runs beside the checks and shares each
+token's statistics limit of 2 a minute; a check waiting out its token's window holds its turn, so this round
+runs {FIRST_START_TURNS} checks at once (the settings' most) where the default is 4. Then, once every
+account's ledger holds its days, the run ledger is emptied and the round is timed again on 1 and on 2
+replicas started together.
 """
 
 
