@@ -34,6 +34,7 @@ from bench.responsiveness import BOT_TOKEN, CHANNEL, SIGNING_SECRET
 from bot.scheduler import CHECK
 from core.adday import DEFAULT_AD_TIMEZONE, AdDay
 from core.ledger import BACKFILL_DAYS
+from sandbox.adplatform import DEFAULT_RATE_LIMITS
 from sandbox.slack import start_standin
 
 ACCOUNTS = 200
@@ -49,6 +50,8 @@ POSTGRES_URL = os.environ.get("BUDGET_BOT_BENCH_POSTGRES_URL", "postgresql://pos
 ROUND_TIMEOUT = 20 * 60
 BACKFILL_TIMEOUT = 15 * 60
 POLL = 0.5
+WINDOW = DEFAULT_RATE_LIMITS["statistics"].window + 1
+"""Seconds after which every rate-limit window the previous round opened has closed."""
 """Seconds between looks at the run ledger while a round goes on."""
 
 METHOD = f"""\
@@ -64,8 +67,8 @@ checks per minute is the checks over that. *First start*: an empty database, so 
 {BACKFILL_DAYS}-day spend ledger backfill (one statistics call a chunk) runs beside the checks and shares each
 token's statistics limit of 2 a minute; a check waiting out its token's window holds its turn, so this round
 runs {FIRST_START_TURNS} checks at once (the settings' most) where the default is 4. Then, once every
-account's ledger holds its days, the run ledger is emptied and the round is timed again on 1 and on 2
-replicas started together.
+account's ledger holds its days, the run ledger is emptied, the statistics windows of the round before are
+let close, and the round is timed again on 1 and on 2 replicas started together.
 """
 
 
@@ -241,6 +244,8 @@ def measure(accounts: int = ACCOUNTS, campaigns: int = CAMPAIGNS) -> list[Round]
                 _await_ledgers(database, accounts, datetime.now(timezone.utc))
             for count in REPLICAS:
                 _forget_runs(database)
+                # Rounds are a day apart in production: no token's statistics window is still open from the last.
+                time.sleep(WINDOW)
                 with replicas(count, env, workdir) as processes:
                     rounds.append(_round(HELD, _await_round(database, accounts, processes), count))
     finally:
