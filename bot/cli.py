@@ -11,13 +11,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from bot.settings import ConfigError, Settings, load_settings
 from core.errors import PropellerAdsError
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 app = typer.Typer(
     name="budget-bot",
@@ -204,7 +207,7 @@ async def _check_all(
         await store.close()
 
 
-async def _check(settings: Settings, store: Any, *, on_rate_limit_wait: Callable[[str, float], None] | None = None):  # noqa: ANN202
+async def _check(settings: Settings, store: Store, *, on_rate_limit_wait: Callable[[str, float], None] | None = None):  # noqa: ANN202
     from bot.wiring import make_client, service_config
     from core.service import BudgetService
 

@@ -131,11 +131,11 @@ class Runtime:
             self.scheduler = build_scheduler([account.jobs for account in self.accounts], check_now=True)
             self.scheduler.start()
             log.info(
-                "scheduled for %s: daily summary at %s %s, health check now and every %d min",
-                ", ".join(self.accounts.names),
+                "scheduled: daily summary at %s %s, health check now and every %d min%s",
                 self.settings.summary_time.strftime("%H:%M"),
                 self.settings.timezone,
                 self.settings.check_interval_minutes,
+                f", for the ad accounts {', '.join(self.accounts.names)}" if len(self.accounts) > 1 else "",
             )
 
     async def _reconcile_at(self, account: Account, due: datetime) -> None:

@@ -87,8 +87,9 @@ class Jobs:
             # The turn before the claim: a replica whose turns are all taken leaves the slot to another.
             if self.running is not None:
                 await turn.enter_async_context(self.running)
-            if not await self.service.claim_run(job, slot, self.owner, at, stale_after=self.stale_after):
-                log.info("%s of %s for %s already run elsewhere", job, self.account, slot)
+            # Claimed at the clock's time, not the fire time's: a stale claim is one left unfinished that long.
+            if not await self.service.claim_run(job, slot, self.owner, self.clock(), stale_after=self.stale_after):
+                log.info("%s for %s already run elsewhere (ad account %s)", job, slot, self.account)
                 return False
             try:
                 if job == SUMMARY:
@@ -100,12 +101,12 @@ class Jobs:
                     await self.notifier.post_check(result, with_summary=False)
                     await self._note_outcome(result.error)
             except PropellerAdsError as exc:
-                log.warning("%s of %s for %s failed: %s", job, self.account, slot, exc)
+                log.warning("%s for %s failed (ad account %s): %s", job, slot, self.account, exc)
                 if job != SUMMARY:  # the summary has told its channel already
                     await self._note_outcome(exc)
             except Exception:
                 # A job failure must not stop the scheduler; the next fire time tries again.
-                log.exception("%s of %s for %s failed", job, self.account, slot)
+                log.exception("%s for %s failed (ad account %s)", job, slot, self.account)
             finally:
                 await self.service.finish_run(job, slot, self.owner, self.clock())
         return True
@@ -151,7 +152,8 @@ class Jobs:
             due -= timedelta(days=1)
         if not timedelta(0) <= local - due <= timedelta(hours=12):
             return False
-        if await self.service.has_run(SUMMARY, due.date().isoformat()):
+        # A summary whose replica died mid-run is made up for once its claim is stale.
+        if await self.service.has_run(SUMMARY, due.date().isoformat(), now=self.clock(), stale_after=self.stale_after):
             return False
         log.warning("the daily summary due at %s did not run; running it late", due.isoformat())
         return await self.fire(SUMMARY, at)
@@ -177,7 +179,7 @@ def build_scheduler(jobs: Jobs | Sequence[Jobs], *, check_now: bool = False) -> 
     other; with `check_now` also a check as soon as the scheduler starts, so a fresh start does not wait a whole
     interval (a replica that finds the nearest slot taken skips it)."""
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    every = [jobs] if isinstance(jobs, Jobs) else list(jobs)
+    every = list(jobs) if isinstance(jobs, Sequence) else [jobs]
     for one in every:
         # One account keeps the plain job names; several are told apart by theirs.
         of = "" if len(every) == 1 else f":{one.account}"

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from bot.runtime import Runtime
 from bot.wiring import make_client
 from core.errors import PropellerAdsError
+from core.propellerads import PropellerAdsClient
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
@@ -67,7 +68,7 @@ class Dependencies:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._api = make_client(runtime.settings, probe=True)
+        self._apis = {account.name: make_client(account.settings, probe=True) for account in runtime.accounts}
         self._lock = asyncio.Lock()
         self._remote: dict[str, str] = {}
         self._asked_at = float("-inf")
@@ -101,14 +102,25 @@ class Dependencies:
         return "ok"
 
     async def _propellerads(self) -> str:
+        """"ok" when every ad account's token reads its balance; else each refusal, named by its account when
+        there are several."""
+        answers = await asyncio.gather(*(self._probe(api) for api in self._apis.values()))
+        if len(answers) == 1:
+            return answers[0]
+        failing = [f"{name}: {answer}" for name, answer in zip(self._apis, answers) if answer != "ok"]
+        return "; ".join(failing) or "ok"
+
+    @staticmethod
+    async def _probe(api: PropellerAdsClient) -> str:
         try:
-            await self._api.balance()
+            await api.balance()
         except PropellerAdsError as exc:
             return exc.summary()
         return "ok"
 
     async def aclose(self) -> None:
-        await self._api.aclose()
+        for api in self._apis.values():
+            await api.aclose()
 
 
 def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application:

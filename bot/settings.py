@@ -384,6 +384,12 @@ class Settings(BaseSettings):
 
     def warnings(self) -> list[str]:
         """What works but is probably not meant, to say at start."""
+        if self.accounts:
+            return [
+                f"account {own.name!r} has no approvers: nobody can decide on its proposals or run its checks"
+                for own in self.accounts
+                if not (self.approvers if own.approvers is None else own.approvers)
+            ]
         if not self.approvers:
             return ["BUDGET_BOT_APPROVERS is empty: nobody can decide on proposals or run /budget check"]
         return []
@@ -578,6 +584,8 @@ def _describe_account(error: Any, rule_names: list[Any] | None, account_names: l
         within = dict(error, loc=tuple(loc[2:]))
         return f"{who} {_describe(within, rule_names).replace('BUDGET_BOT_RULES', '[[accounts.rules]]', 1)}"
     field = ".".join(inner)
+    if inner and inner[0] in ("health", "guardrails", "signals"):  # the account's own table, as the file names it
+        field = " ".join([f"[{inner[0]}]", ".".join(inner[1:])]).strip()
     if error.get("type") == "missing":
         return f"{who}: {field or 'the table'} is missing"
     message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")

@@ -162,8 +162,10 @@ class Decisions(ServiceParts):
     async def finish_run(self, job: str, slot: str, owner: str, at: datetime) -> bool:
         return await self.store.finish_run(job, slot, owner, at)
 
-    async def has_run(self, job: str, slot: str) -> bool:
-        return await self.store.has_run(job, slot)
+    async def has_run(
+        self, job: str, slot: str, *, now: datetime | None = None, stale_after: timedelta | None = None
+    ) -> bool:
+        return await self.store.has_run(job, slot, now=now, stale_after=stale_after)
 
     async def tell_proposals(
         self,

@@ -55,6 +55,15 @@ class RunLedger(Database):
             )
             return result.rowcount == 1
 
-    async def has_run(self, job: str, slot: str) -> bool:
+    async def has_run(
+        self, job: str, slot: str, *, now: datetime | None = None, stale_after: timedelta | None = None
+    ) -> bool:
+        """Whether the run was claimed; with `stale_after`, a claim left unfinished that long before `now` counts
+        as not run (its replica died), so that it is made up for."""
         async with self.session() as s:
-            return await s.get(JobRunRow, (self.account, job, slot)) is not None
+            row = await s.get(JobRunRow, (self.account, job, slot))
+        if row is None:
+            return False
+        if stale_after is None or now is None or row.finished_at is not None:
+            return True
+        return row.claimed_at > now - stale_after

@@ -139,6 +139,8 @@ class ProposalRow(Base, AccountScoped):
             postgresql_where=text(OPEN_STATES_SQL),
         ),
         Index("ix_proposals_rule_campaign", "account", "rule", "campaign_id", "created_at"),
+        # Every read of a store is of one account's rows: with hundreds of accounts, its proposals by state.
+        Index("ix_proposals_account_state", "account", "state"),
         Index(
             "uq_proposals_undoes",
             "account",
@@ -166,6 +168,9 @@ class AuditRow(Base, AccountScoped):
     to_amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    # One account's history, newest first, without reading the other accounts' entries.
+    __table_args__ = (Index("ix_audit_log_account_at", "account", "at"),)
 
 
 class AlertRow(Base, AccountScoped):

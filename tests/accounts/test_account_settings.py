@@ -109,8 +109,16 @@ def test_accounts_need_no_top_level_token(config, tokens) -> None:
         (lambda t: t.replace('BETA_PA_TOKEN', 'GAMMA_PA_TOKEN'), "account 'beta': api_token_env names GAMMA_PA_TOKEN, which is not set"),
         (lambda t: t.replace('name = "beta"\n', ''), "[[accounts]] number 2: name is missing"),
         (
+            lambda t: t.replace("max_daily_increase = 40", 'max_change_percent = "lots"'),
+            "account 'acme' [guardrails] max_change_percent: Input should be a valid decimal",
+        ),
+        (
+            lambda t: t.replace("target_cpa = 4.5", "window_days = 7"),
+            "account 'acme' [[accounts.rules]][0] (rule 'acme-cpa') target_cpa is missing in the configuration file",
+        ),
+        (
             lambda t: t.replace("max_daily_increase = 40", "max_daily_budget = 5\nmin_daily_budget = 50"),
-            "account 'acme' guardrails: min_daily_budget is above max_daily_budget",
+            "account 'acme' [guardrails]: min_daily_budget is above max_daily_budget",
         ),
         (  # the account's own minimum against the top-level maximum
             lambda t: t.replace("max_daily_increase = 40", "min_daily_budget = 6000"),
@@ -125,3 +133,10 @@ def test_a_wrong_account_is_one_line_naming_it(config, tokens, change, message) 
     text = str(raised.value)
     assert "\n" not in text and message in text
     assert "pa-acme-secret" not in text and "pa-beta-secret" not in text
+
+
+def test_an_account_without_approvers_is_warned_of_by_name(config, tokens) -> None:
+    config(TWO_ACCOUNTS.replace('approvers = ["U0LEAD"]\n', ""))
+    assert load_settings().warnings() == [
+        "account 'beta' has no approvers: nobody can decide on its proposals or run its checks"
+    ]

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from core.ledger_types import DailyRow
 from core.proposals import AuditAction, AuditEntry, ProposalState
 from core.store import Store
 from core.store.migrate import alembic_config
-from core.store.tables import ProposalRow
+from core.store.tables import Base, ProposalRow
 from tests.core.test_store import TTL, candidate, connect, db_url  # noqa: F401  (db_url is a fixture)
 from tests.harness import NOW
 
@@ -126,3 +128,15 @@ async def test_todays_increases_and_each_rules_last_verdict_are_counted_per_acco
     assert await beta.increased_since(NOW - timedelta(hours=1)) == Decimal("0.00")
     assert set(await acme.last_fired(["cpa-target"])) == {"cpa-target"}
     assert await beta.last_fired(["cpa-target"]) == {}
+
+
+async def test_the_migrations_create_exactly_the_tables_the_store_maps(db_url: str) -> None:
+    store = await connect(db_url)
+    try:
+        async with store.engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await store.close()
+    assert [d for d in differences if d[0] != "remove_table" or d[1].name != "alembic_version"] == []

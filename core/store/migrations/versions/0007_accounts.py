@@ -46,6 +46,8 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.add_column(_account())
     _proposal_indexes(['account'])
+    op.create_index('ix_proposals_account_state', 'proposals', ['account', 'state'])
+    op.create_index('ix_audit_log_account_at', 'audit_log', ['account', 'at'])
     for table, key in KEYS.items():
         with op.batch_alter_table(table, recreate='always') as batch:
             batch.add_column(_account())
@@ -65,6 +67,8 @@ def downgrade() -> None:
             batch.create_primary_key(f'pk_{table}', key)
             batch.drop_column('account')
     _drop_proposal_indexes()
+    op.drop_index('ix_proposals_account_state', table_name='proposals')
+    op.drop_index('ix_audit_log_account_at', table_name='audit_log')
     for table in ('proposals', 'audit_log'):
         with op.batch_alter_table(table) as batch:
             batch.drop_column('account')
