@@ -294,7 +294,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     # A token no account has is answered as the first account's requests are, up to the refusal.
     sandbox = platform.by_authorization(request.headers.get("Authorization")) or platform.first
     request[SERVING_KEY] = sandbox
-    endpoint = platform.first.endpoints.get(request.match_info.route)
+    endpoint = sandbox.endpoints.get(request.match_info.route)
     entry = sandbox.requests.add(
         LoggedRequest(
             method=request.method,
