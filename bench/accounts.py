@@ -43,8 +43,8 @@ CAMPAIGNS = 50
 REPLICAS = (1, 2)
 FIRST_START_TURNS = 64
 """Checks at once on the first start (the most the settings allow); the timed rounds keep the default 4."""
-FIRST_START = f"first start, ledger backfill alongside, {FIRST_START_TURNS} checks at once"
-HELD = "ledgers held, 4 checks at once per replica"
+FIRST_START = f"first start ({FIRST_START_TURNS} at once)"
+HELD = "ledgers held"
 SEED = 7
 POSTGRES_URL = os.environ.get("BUDGET_BOT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 """A PostgreSQL server where the benchmark may create (and drop) a scratch database."""
@@ -84,6 +84,10 @@ class Round:
     by_replica: list[int]
     reads: Counter[int]
     """How many accounts had their campaigns listed how many times during the round, by the sandbox's logs."""
+    sandbox_cpu: float
+    """CPU seconds the sandbox used from the replicas' start to the round's end."""
+    replicas_cpu: float
+    """CPU seconds the replicas used from their start to the round's end (their start-up included)."""
 
 
 @contextmanager
@@ -108,7 +112,7 @@ serve(port=port, token=token, accounts=accounts, campaigns=campaigns, seed=seed)
 
 
 @contextmanager
-def sandbox_process(accounts: int, campaigns: int) -> Iterator[str]:
+def sandbox_process(accounts: int, campaigns: int) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """The sandbox serving `accounts` accounts behind tokens API_TOKEN-1 … -N, in its own process."""
     port = free_port()
     process = subprocess.Popen(
@@ -121,7 +125,7 @@ def sandbox_process(accounts: int, campaigns: int) -> Iterator[str]:
     )
     try:
         read_line(process, timeout=300)  # serve() prints its banner once it listens
-        yield f"http://127.0.0.1:{port}/v5"
+        yield process, f"http://127.0.0.1:{port}/v5"
     finally:
         stop(process)
 
@@ -227,16 +231,40 @@ def _campaign_reads(admin: httpx.Client, accounts: int) -> Counter[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _tokens(accounts: int) -> list[str]:
     return [f"{API_TOKEN}-{n}" for n in range(1, accounts + 1)]
 
 
-def _round(label: str, rows: list[tuple], replicas: int, reads: Counter[int]) -> Round:
+def _timed_round(
+    label: str,
+    count: int,
+    env: dict[str, str],
+    workdir: Path,
+    database: str,
+    admin: httpx.Client,
+    accounts: int,
+    sandbox: subprocess.Popen[str],
+) -> Round:
+    """Starts `count` replicas, times their round of checks, and stops them (after the ledgers are full, on a first start)."""
+    sandbox_before = cpu_seconds(sandbox.pid)
+    with replicas(count, env, workdir) as processes:
+        rows = _await_round(database, accounts, processes)
+        replicas_cpu = sum(cpu_seconds(p.pid) for p in processes)
+        sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_before
+        reads = _campaign_reads(admin, accounts)
+        if label == FIRST_START:
+            _await_ledgers(database, accounts, datetime.now(timezone.utc))
     first = min(r[2] for r in rows)
     last = max(r[3] for r in rows)
-    split = Counter(r[1] for r in rows)
-    seconds = (last - first).total_seconds()
-    return Round(label, replicas, len(rows), seconds, sorted(split.values(), reverse=True), reads)
+    split = sorted(Counter(r[1] for r in rows).values(), reverse=True)
+    return Round(label, count, len(rows), (last - first).total_seconds(), split, reads, sandbox_cpu, replicas_cpu)
 
 
 def measure(accounts: int = ACCOUNTS, campaigns: int = CAMPAIGNS) -> list[Round]:
@@ -246,7 +274,7 @@ def measure(accounts: int = ACCOUNTS, campaigns: int = CAMPAIGNS) -> list[Round]
     try:
         with (
             scratch_database(POSTGRES_URL) as database,
-            sandbox_process(accounts, campaigns) as api_url,
+            sandbox_process(accounts, campaigns) as (sandbox, api_url),
             httpx.Client(base_url=api_url.removesuffix("/v5") + "/_sandbox", timeout=30) as admin,
             tempfile.TemporaryDirectory(prefix="budget-bot-bench-") as tmp,
         ):
@@ -259,25 +287,17 @@ def measure(accounts: int = ACCOUNTS, campaigns: int = CAMPAIGNS) -> list[Round]
                 SLACK_API_URL=slack_server.url + "/api/",
                 BUDGET_BOT_CONFIG=str(config),
                 BUDGET_BOT_DATABASE_URL=database,
-                # /healthz probes PropellerAds with the top-level token: the first account's.
-                PROPELLERADS_API_TOKEN=f"{API_TOKEN}-1",
-                PROPELLERADS_BASE_URL=api_url,
                 **{f"BENCH_PROPELLERADS_TOKEN_{n}": f"{API_TOKEN}-{n}" for n in range(1, accounts + 1)},
             )
             # The first start's checks wait out each token's statistics window behind the backfill, holding
             # their turn meanwhile: with the default 4 turns the round would take an hour.
             first_start = env | {"BUDGET_BOT_MAX_CONCURRENT_CHECKS": str(FIRST_START_TURNS)}
-            with replicas(1, first_start, workdir) as processes:
-                claims = _await_round(database, accounts, processes)
-                rounds.append(_round(FIRST_START, claims, 1, _campaign_reads(admin, accounts)))
-                _await_ledgers(database, accounts, datetime.now(timezone.utc))
+            rounds.append(_timed_round(FIRST_START, 1, first_start, workdir, database, admin, accounts, sandbox))
             for count in REPLICAS:
                 _forget_runs(database, admin, accounts)
                 # Rounds are a day apart in production: no token's statistics window is still open from the last.
                 time.sleep(WINDOW)
-                with replicas(count, env, workdir) as processes:
-                    claims = _await_round(database, accounts, processes)
-                    rounds.append(_round(HELD, claims, count, _campaign_reads(admin, accounts)))
+                rounds.append(_timed_round(HELD, count, env, workdir, database, admin, accounts, sandbox))
     finally:
         slack_server.stop()
     return rounds
@@ -295,23 +315,26 @@ def run() -> Section:
             f"{r.checks / (r.seconds / 60):,.0f}",
             " + ".join(str(n) for n in r.by_replica),
             ", ".join(f"{accounts} × {times}" for times, accounts in sorted(r.reads.items())),
+            f"{r.sandbox_cpu:,.1f} s",
+            f"{r.replicas_cpu:,.1f} s",
         ]
         for r in rounds
     ]
-    held = [r for r in rounds if r.label == HELD]
     notes = [
-        f"{ACCOUNTS} accounts × {CAMPAIGNS} campaigns. No account's check ran twice in a round (the run ledger's key);"
-        " an account missing from a round is one whose claim itself failed (see the replica's log).",
-        "The last column is from the sandbox's per-account request logs: every check lists the account's campaigns"
-        " once, so `200 × 1` says each account was checked once in the round, by one replica only.",
+        f"{ACCOUNTS} accounts × {CAMPAIGNS} campaigns; the bot's default of 4 checks at once per replica, except on"
+        f" the first start ({FIRST_START_TURNS}). No account's check ran twice in a round (the run ledger's key); an"
+        " account missing from a round is one whose claim itself failed (see the replica's log).",
+        f"*Campaign lists* comes from the sandbox's per-account request logs: every check lists its account's"
+        f" campaigns once, so `{ACCOUNTS} × 1` says each account was checked once in the round, by one replica only.",
+        "CPU is user + system time from /proc: the sandbox's over the round, the replicas' from their start"
+        f" (start-up included) to the round's end, on a machine of {os.cpu_count()} cores shared by all of them"
+        " and PostgreSQL.",
     ]
-    if len(held) == 2 and held[1].seconds > 0:
-        notes.append(f"Two replicas take {held[0].seconds / held[1].seconds:.2f}× fewer seconds per round than one.")
     return Section(
         title=f"Many accounts: {ACCOUNTS} accounts' scheduled checks on 1 and 2 replicas",
         columns=[
-            "round", "replicas", "checks", "time to check all", "checks per minute", "claimed per replica",
-            "accounts × campaign lists read",
+            "round", "replicas", "checks", "time to check all", "checks a minute", "claimed per replica",
+            "campaign lists read (accounts × times)", "sandbox CPU", "replicas' CPU",
         ],
         rows=rows,
         notes=notes,
