@@ -51,11 +51,11 @@ POSTGRES_URL = os.environ.get("BUDGET_BOT_BENCH_POSTGRES_URL", "postgresql://pos
 ROUND_TIMEOUT = 20 * 60
 BACKFILL_TIMEOUT = 15 * 60
 POLL = 0.5
+"""Seconds between looks at the run ledger while a round goes on."""
 QUIET = 90
 """Seconds without a check claimed or ended after which a round that has not reached every account is over."""
 WINDOW = DEFAULT_RATE_LIMITS["statistics"].window + 1
 """Seconds after which every rate-limit window the previous round opened has closed."""
-"""Seconds between looks at the run ledger while a round goes on."""
 
 METHOD = f"""\
 One sandbox PropellerAds API (in a process of its own, live rate limits, each counted per token) serves
@@ -330,6 +330,16 @@ def run() -> Section:
         f" (start-up included) to the round's end, on a machine of {os.cpu_count()} cores shared by all of them"
         " and PostgreSQL.",
     ]
+    held = {r.replicas: r for r in rounds if r.label == HELD}
+    if len(held) == 2:
+        one, two = held[1], held[2]
+        busy = max((r.replicas_cpu + r.sandbox_cpu) / r.seconds for r in (one, two))
+        notes.append(
+            f"With the ledgers held, replicas and sandbox kept up to {busy:.1f} of the {os.cpu_count()} cores busy"
+            f" (start-up included): the round is bound by the bot's CPU here, so two replicas split it"
+            f" ({' + '.join(str(n) for n in two.by_replica)}) but take {two.seconds / one.seconds:.2f}× the time of"
+            " one; more replicas shorten a round only where each has cores of its own."
+        )
     return Section(
         title=f"Many accounts: {ACCOUNTS} accounts' scheduled checks on 1 and 2 replicas",
         columns=[
