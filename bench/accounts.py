@@ -87,7 +87,7 @@ class Round:
     sandbox_cpu: float
     """CPU seconds the sandbox used from the replicas' start to the round's end."""
     replicas_cpu: float
-    """CPU seconds the replicas used from their start to the round's end (their start-up included)."""
+    """CPU seconds the replicas used from the first claim seen to the round's end."""
 
 
 @contextmanager
@@ -173,21 +173,28 @@ def replicas(count: int, env: dict[str, str], workdir: Path) -> Iterator[list[su
         yield [process for process, _ in started]
 
 
-def _await_round(database_url: str, accounts: int, processes: list[subprocess.Popen[str]]) -> list[tuple]:
-    """The round's check claims once all are finished, (account, claimed_by, claimed_at, finished_at): when every
-    account's is, or when none has come or ended for QUIET seconds (a check whose claim failed never runs)."""
+def _await_round(
+    database_url: str, accounts: int, processes: list[subprocess.Popen[str]]
+) -> tuple[list[tuple], float]:
+    """The round's check claims once all are finished, (account, claimed_by, claimed_at, finished_at), and the
+    replicas' CPU seconds when the first claim was seen. The round is over when every account's check is, or
+    when none has come or ended for QUIET seconds (a check whose claim failed never runs)."""
     deadline = time.monotonic() + ROUND_TIMEOUT
     seen, changed = None, time.monotonic()
+    cpu_at_first: float | None = None
     with psycopg.connect(database_url, autocommit=True) as db:
         while True:
             rows = db.execute(
                 "SELECT account, claimed_by, claimed_at, finished_at FROM job_runs WHERE job = %s", (CHECK,)
             ).fetchall()
+            if rows and cpu_at_first is None:
+                cpu_at_first = sum(cpu_seconds(p.pid) for p in processes)
             done = sum(r[3] is not None for r in rows)
             if (len(rows), done) != seen:
                 seen, changed = (len(rows), done), time.monotonic()
-            if rows and done == len(rows) and (len(rows) >= accounts or time.monotonic() - changed > QUIET):
-                return rows
+            if cpu_at_first is not None and done == len(rows):
+                if len(rows) >= accounts or time.monotonic() - changed > QUIET:
+                    return rows, cpu_at_first
             for process in processes:
                 if process.poll() is not None:
                     raise RuntimeError(f"a replica exited with {process.returncode} during the round")
@@ -255,8 +262,8 @@ def _timed_round(
     """Starts `count` replicas, times their round of checks, and stops them (after the ledgers are full, on a first start)."""
     sandbox_before = cpu_seconds(sandbox.pid)
     with replicas(count, env, workdir) as processes:
-        rows = _await_round(database, accounts, processes)
-        replicas_cpu = sum(cpu_seconds(p.pid) for p in processes)
+        rows, cpu_at_first = _await_round(database, accounts, processes)
+        replicas_cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_at_first
         sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_before
         reads = _campaign_reads(admin, accounts)
         if label == FIRST_START:
@@ -326,19 +333,24 @@ def run() -> Section:
         " account missing from a round is one whose claim itself failed (see the replica's log).",
         f"*Campaign lists* comes from the sandbox's per-account request logs: every check lists its account's"
         f" campaigns once, so `{ACCOUNTS} × 1` says each account was checked once in the round, by one replica only.",
-        "CPU is user + system time from /proc: the sandbox's over the round, the replicas' from their start"
-        f" (start-up included) to the round's end, on a machine of {os.cpu_count()} cores shared by all of them"
-        " and PostgreSQL.",
+        "CPU is user + system time from /proc: the sandbox's from the replicas' start, the replicas' from the first"
+        " claim seen (polled every half second; a replica still starting then counts the rest of its start-up) to"
+        f" the round's end, on a machine of {os.cpu_count()} cores shared by all of them and PostgreSQL.",
     ]
     held = {r.replicas: r for r in rounds if r.label == HELD}
     if len(held) == 2:
         one, two = held[1], held[2]
+        cores = os.cpu_count() or 1
         busy = max((r.replicas_cpu + r.sandbox_cpu) / r.seconds for r in (one, two))
+        bound = (
+            "the round is bound by CPU here, and more replicas shorten it only where each has cores of its own"
+            if busy >= 0.8 * cores
+            else "CPU is not what bounds the round here"
+        )
         notes.append(
-            f"With the ledgers held, replicas and sandbox kept up to {busy:.1f} of the {os.cpu_count()} cores busy"
-            f" (start-up included): the round is bound by the bot's CPU here, so two replicas split it"
-            f" ({' + '.join(str(n) for n in two.by_replica)}) but take {two.seconds / one.seconds:.2f}× the time of"
-            " one; more replicas shorten a round only where each has cores of its own."
+            f"With the ledgers held, two replicas split the round {' + '.join(str(n) for n in two.by_replica)} and"
+            f" take {two.seconds / one.seconds:.2f}× the time of one; replicas and sandbox kept {busy:.1f} of the"
+            f" {cores} cores busy at most: {bound}."
         )
     return Section(
         title=f"Many accounts: {ACCOUNTS} accounts' scheduled checks on 1 and 2 replicas",
