@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from rich.console import Console
 
-from bench import backtest, charts, economy, ledger, report, responsiveness, scale, stopping
+from bench import accounts, backtest, charts, economy, ledger, report, responsiveness, scale, stopping
 from bench.common import ROOT, Section, duration, machine
 
 BENCHMARKS: dict[str, Callable[[], Section]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[], Section]] = {
     "backtest": backtest.run,
     "stopping": stopping.run,
     "charts": charts.run,
+    "accounts": accounts.run,
 }
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 
@@ -29,7 +30,10 @@ OUTPUT = ROOT / "docs" / "benchmarks.md"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=sorted(BENCHMARKS), action="append", help="run only this benchmark (repeatable); nothing is written"
+        "--only",
+        choices=sorted(BENCHMARKS),
+        action="append",
+        help="run only this benchmark (repeatable); only its section of the file is rewritten",
     )
     parser.add_argument("--no-write", action="store_true", help=f"do not rewrite {OUTPUT.relative_to(ROOT)}")
     args = parser.parse_args(argv)
@@ -50,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         report.show(console, section)
     total = time.perf_counter() - started
     console.print(f"All done in {duration(total)}.", highlight=False)
-    if not args.only and not args.no_write:
+    if args.no_write:
+        return 0
+    if args.only and OUTPUT.exists():
+        OUTPUT.write_text(report.with_sections(OUTPUT.read_text(encoding="utf-8"), sections, date), encoding="utf-8")
+    else:
         OUTPUT.write_text(report.markdown(sections, info, date, total), encoding="utf-8")
-        console.print(f"Wrote {OUTPUT.relative_to(ROOT)}.", highlight=False)
+    console.print(f"Wrote {OUTPUT.relative_to(ROOT)}.", highlight=False)
     return 0
 
 

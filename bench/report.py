@@ -51,9 +51,32 @@ def markdown(sections: Sequence[Section], machine: Mapping[str, str], date: str,
         "",
     ]
     for section in sections:
-        lines += [f"## {section.title}", "", *_md_table(section.columns, section.rows), ""]
-        lines += [f"- {note}" for note in section.notes]
-        if section.method:
-            lines += ["", "How it is measured:", "", section.method.strip()]
-        lines.append("")
+        lines += _md_section(section)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_section(section: Section, note: str | None = None) -> list[str]:
+    lines = [f"## {section.title}", ""]
+    if note:
+        lines += [note, ""]
+    lines += [*_md_table(section.columns, section.rows), ""]
+    lines += [f"- {note}" for note in section.notes]
+    if section.method:
+        lines += ["", "How it is measured:", "", section.method.strip()]
+    lines.append("")
+    return lines
+
+
+def with_sections(text: str, sections: Sequence[Section], date: str) -> str:
+    """The file with these sections in place of their earlier figures (or added at its end), each dated, since
+    they come from a later run than the rest."""
+    for section in sections:
+        block = "\n".join(_md_section(section, f"Run on its own on {date} (`{RUNS} --only`).")).rstrip() + "\n\n"
+        heading = f"\n## {section.title}\n"
+        start = text.find(heading)
+        if start < 0:
+            text = text.rstrip() + "\n\n" + block
+            continue
+        end = text.find("\n## ", start + len(heading))
+        text = text[: start + 1] + block + (text[end + 1 :] if end >= 0 else "")
+    return text.rstrip() + "\n"

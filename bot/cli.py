@@ -380,12 +380,13 @@ def sandbox_command(
     seed: int = typer.Option(7, help="Seed of the simulated account."),
     state: str = typer.Option(None, help="JSON file to keep the account in across restarts."),
     speed: float = typer.Option(1.0, min=0.01, max=10_000, help="Sandbox seconds per real second."),
+    accounts: int = typer.Option(None, min=1, max=10_000, help="Serve this many accounts, tokens <token>-1 … -N."),
 ) -> None:
     """Run the sandbox PropellerAds API locally: a seeded account over real HTTP."""
     from sandbox.adplatform import DEFAULT_TOKEN, serve as serve_sandbox
 
     with _starting(host=host, port=port):
-        serve_sandbox(host=host, port=port, token=token or DEFAULT_TOKEN, campaigns=campaigns, seed=seed, state_file=state, speed=speed)
+        serve_sandbox(host=host, port=port, token=token or DEFAULT_TOKEN, campaigns=campaigns, seed=seed, state_file=state, speed=speed, accounts=accounts)
 
 
 def main() -> None:

@@ -1,5 +1,7 @@
 """Admin routes under /_sandbox for tests and demos (no token, no rate limit, not logged): faults, log, scenarios.
 
+Each acts on one account: the one whose token `?account=<token>` names, else the first (or only) one.
+
 `POST /_sandbox/scenarios` with `{"scenario": NAME, "campaign_ids": [..]}` (every campaign when the ids are
 left out) makes something happen from the sandbox's now:
 - `stop_spending`: working and under its cap, the campaign spends nothing (until `normal`, or `hours`);
@@ -23,7 +25,7 @@ from sandbox.adplatform.api import ADMIN_PREFIX, API_PREFIX, Handler, json_objec
 from sandbox.adplatform.model import REJECTED
 from sandbox.adplatform.ratelimit import RateLimit
 from sandbox.adplatform.simulation import NO_CONVERSIONS, PLATFORM_PAUSE, SPIKE, STALL, Episode, platform_day
-from sandbox.adplatform.state import SANDBOX_KEY
+from sandbox.adplatform.state import SERVING_KEY
 
 
 async def admin_index(request: web.Request) -> web.Response:
@@ -33,11 +35,11 @@ async def admin_index(request: web.Request) -> web.Response:
 
 
 async def admin_get_faults(request: web.Request) -> web.Response:
-    return answers.json_answer(request.app[SANDBOX_KEY].faults.to_json())
+    return answers.json_answer(request[SERVING_KEY].faults.to_json())
 
 
 async def admin_set_faults(request: web.Request) -> web.Response:
-    faults = request.app[SANDBOX_KEY].faults
+    faults = request[SERVING_KEY].faults
     body = await json_object(request)
     if body is None:
         return answers.errors("The request body must be a JSON object.", status=400)
@@ -49,13 +51,13 @@ async def admin_set_faults(request: web.Request) -> web.Response:
 
 
 async def admin_clear_faults(request: web.Request) -> web.Response:
-    faults = request.app[SANDBOX_KEY].faults
+    faults = request[SERVING_KEY].faults
     faults.clear()
     return answers.json_answer(faults.to_json())
 
 
 async def admin_requests(request: web.Request) -> web.Response:
-    log = request.app[SANDBOX_KEY].requests
+    log = request[SERVING_KEY].requests
     found = log.entries(
         method=request.query.get("method"), path=request.query.get("path"), endpoint=request.query.get("endpoint")
     )
@@ -63,12 +65,12 @@ async def admin_requests(request: web.Request) -> web.Response:
 
 
 async def admin_reset_log(request: web.Request) -> web.Response:
-    request.app[SANDBOX_KEY].requests.clear()
+    request[SERVING_KEY].requests.clear()
     return answers.json_answer({"result": True})
 
 
 async def admin_campaign(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     campaign_id = int(request.match_info["campaign_id"])
     campaign = sandbox.account.campaigns.get(campaign_id)
     if campaign is None:
@@ -114,7 +116,7 @@ DEFAULT_SPIKE = Decimal(4)
 
 
 async def admin_scenario(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     body = await json_object(request)
     if body is None:
         return answers.errors("The request body must be a JSON object.", status=400)
@@ -150,7 +152,7 @@ async def admin_scenario(request: web.Request) -> web.Response:
 
 
 async def admin_set_balance(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     body = await json_object(request)
     amount = None if body is None else parse_amount(body.get("balance"))
     if amount is None:
@@ -161,11 +163,11 @@ async def admin_set_balance(request: web.Request) -> web.Response:
 
 
 async def admin_clock(request: web.Request) -> web.Response:
-    return answers.json_answer({"now": request.app[SANDBOX_KEY].now().isoformat()})
+    return answers.json_answer({"now": request[SERVING_KEY].now().isoformat()})
 
 
 async def admin_rate_limits(request: web.Request) -> web.Response:
-    limiter = request.app[SANDBOX_KEY].limiter
+    limiter = request[SERVING_KEY].limiter
     if request.method == "POST":
         body = await json_object(request)
         if body is None:

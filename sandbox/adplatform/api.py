@@ -31,7 +31,7 @@ from sandbox.adplatform.model import COMPLETED, DRAFT, MODERATION, REJECTED, STA
 from sandbox.adplatform.ratelimit import Verdict
 from sandbox.adplatform.report import NOT_A_CHOICE, FieldErrors, build_report, parse_query
 from sandbox.adplatform.requestlog import LoggedRequest
-from sandbox.adplatform.state import SANDBOX_KEY, Sandbox, SandboxConfig
+from sandbox.adplatform.state import PLATFORM_KEY, SERVING_KEY, Sandbox, SandboxConfig
 
 API_PREFIX = "/v5"
 ADMIN_PREFIX = "/_sandbox"
@@ -95,12 +95,12 @@ def parse_amount(value: Any) -> Decimal | None:
 
 
 async def balance(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     return answers.json_answer(f"{sandbox.account.balance_at(sandbox.now()):.2f}")
 
 
 async def list_campaigns(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     params = _query_lists(request)
     errors: dict[str, list[str]] = {}
     # limit/offset are ignored, as on the live API.
@@ -141,7 +141,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
 
 
 async def get_campaign(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     campaign = sandbox.account.campaigns.get(int(request.match_info["campaign_id"]))
     if campaign is None:
         return answers.errors("Campaign not found.", status=404)
@@ -149,7 +149,7 @@ async def get_campaign(request: web.Request) -> web.Response:
 
 
 async def update_campaign(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     if sandbox.faults.forbid_writes:
         return answers.errors("Access denied.", status=403)
     campaign_id = int(request.match_info["campaign_id"])
@@ -210,7 +210,7 @@ def _validate_changes(
 
 def _set_status(status: int, refused_from: Mapping[int, str]) -> Handler:
     async def handler(request: web.Request) -> web.Response:
-        sandbox = request.app[SANDBOX_KEY]
+        sandbox = request[SERVING_KEY]
         if sandbox.faults.forbid_writes:
             return answers.errors("Access denied.", status=403)
         body = await json_object(request)
@@ -233,7 +233,7 @@ def _set_status(status: int, refused_from: Mapping[int, str]) -> Handler:
 
 
 async def statistics(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX_KEY]
+    sandbox = request[SERVING_KEY]
     if request.method == "POST":
         body = await json_object(request)
         if body is None:
@@ -288,9 +288,12 @@ def _forced(
 
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    platform = request.app[PLATFORM_KEY]
     if request.path.startswith(ADMIN_PREFIX):
-        return await handler(request)
-    sandbox = request.app[SANDBOX_KEY]
+        return await _admin(request, handler)
+    # A token no account has is answered as the first account's requests are, up to the refusal.
+    sandbox = platform.by_authorization(request.headers.get("Authorization")) or platform.first
+    request[SERVING_KEY] = sandbox
     endpoint = sandbox.endpoints.get(request.match_info.route)
     entry = sandbox.requests.add(
         LoggedRequest(
@@ -305,6 +308,17 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     response = await _answer(request, handler, sandbox, endpoint)
     entry.status = None if request.transport is None or request.transport.is_closing() else response.status
     return response
+
+
+async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Admin routes act on the account whose token `?account=` names, the first one when it names none."""
+    platform = request.app[PLATFORM_KEY]
+    token = request.query.get("account")
+    sandbox = platform.first if token is None else platform.by_token(token)
+    if sandbox is None:
+        return answers.errors("No sandbox account has that token.", status=404)
+    request[SERVING_KEY] = sandbox
+    return await handler(request)
 
 
 async def _logged_body(request: web.Request) -> Any:

@@ -1,4 +1,4 @@
-"""What one running sandbox holds (account, clock, faults, log, limits) and the rules it is configured with."""
+"""What a running sandbox holds: per account (behind its token) the account, faults, log and limits; the rules it runs by."""
 
 from __future__ import annotations
 
@@ -40,7 +40,10 @@ class SandboxConfig:
 
 @dataclass
 class Sandbox:
-    """Everything one running sandbox holds; reachable as `app[SANDBOX_KEY]`."""
+    """One account the sandbox serves behind its token, with its own faults, request log and rate-limit windows.
+
+    The first (or only) account is `app[SANDBOX_KEY]`; all of them are `app[PLATFORM_KEY]`.
+    """
 
     account: Account
     token: str
@@ -63,5 +66,41 @@ class Sandbox:
             self.account.save(self.config.state_file, saved_at=self.now().isoformat())
 
 
+class Platform:
+    """Every account one sandbox serves, in the order given; the first answers admin calls that name none."""
+
+    def __init__(self, sandboxes: list[Sandbox]) -> None:
+        if not sandboxes:
+            raise ValueError("the sandbox needs at least one account")
+        tokens = [s.token for s in sandboxes]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("each sandbox account needs its own token")
+        self.sandboxes = sandboxes
+
+    @property
+    def first(self) -> Sandbox:
+        return self.sandboxes[0]
+
+    def by_token(self, token: str) -> Sandbox | None:
+        # Looked up on each call, not indexed: tests swap an account's token while the server runs.
+        for sandbox in self.sandboxes:
+            if sandbox.token == token:
+                return sandbox
+        return None
+
+    def by_authorization(self, header: str | None) -> Sandbox | None:
+        """The account whose token the `Authorization: Bearer …` header carries, if any."""
+        if header is None or not header.startswith("Bearer "):
+            return None
+        return self.by_token(header.removeprefix("Bearer "))
+
+    def closing(self) -> None:
+        for sandbox in self.sandboxes:
+            sandbox.closing.set()
+
+
 SANDBOX_KEY = web.AppKey("sandbox", Sandbox)
+PLATFORM_KEY = web.AppKey("platform", Platform)
+SERVING_KEY = web.RequestKey("serving", Sandbox)
+"""The account a request is answered for: its token's for the API, the `account` query's for admin routes."""
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import httpx
@@ -11,6 +11,7 @@ import pytest
 
 from sandbox.adplatform import (
     DEFAULT_RATE_LIMITS,
+    PLATFORM_KEY,
     SANDBOX_KEY,
     Account,
     ManualClock,
@@ -31,10 +32,29 @@ class Running:
     server: BackgroundServer
     api: httpx.Client
     admin: httpx.Client
+    timeout: float = 10.0
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
 
     @property
     def state(self) -> Sandbox:
         return self.server.app[SANDBOX_KEY]
+
+    def api_as(self, token: str) -> httpx.Client:
+        """An API client (base URL …/v5) that sends `token`, for sandboxes serving several accounts."""
+        if token not in self.clients:
+            self.clients[token] = httpx.Client(
+                base_url=self.server.url + "/v5", headers={"Authorization": f"Bearer {token}"}, timeout=self.timeout
+            )
+        return self.clients[token]
+
+    def state_of(self, token: str) -> Sandbox:
+        found = self.server.app[PLATFORM_KEY].by_token(token)
+        assert found is not None, "no account behind that token"
+        return found
+
+    def close(self) -> None:
+        for client in (self.api, self.admin, *self.clients.values()):
+            client.close()
 
 
 @pytest.fixture
@@ -62,7 +82,8 @@ def relaxed(rate_clock: ManualClock) -> Callable[..., SandboxConfig]:
 
 @pytest.fixture
 def launch(clock: ManualClock, relaxed: Callable[..., SandboxConfig]) -> Iterator[Callable[..., Running]]:
-    """Starts sandboxes (seeded from the clock unless given an account) and stops them after the test."""
+    """Starts sandboxes (seeded from the clock unless given an account, or several `accounts` by token) and stops
+    them after the test; `api` then sends the first account's token."""
     started: list[Running] = []
 
     def start(
@@ -70,23 +91,28 @@ def launch(clock: ManualClock, relaxed: Callable[..., SandboxConfig]) -> Iterato
         *,
         config: SandboxConfig | None = None,
         token: str = TOKEN,
+        accounts: Mapping[str, Account] | None = None,
         timeout: float = 10.0,
         **kwargs: object,
     ) -> Running:
         config = config or relaxed()
-        server = start_sandbox(account, token=token, config=config, clock=clock, **kwargs)  # type: ignore[arg-type]
+        if accounts is not None:
+            server = start_sandbox(accounts=accounts, config=config, clock=clock, **kwargs)  # type: ignore[arg-type]
+            token = next(iter(accounts))
+        else:
+            server = start_sandbox(account, token=token, config=config, clock=clock, **kwargs)  # type: ignore[arg-type]
         running = Running(
             server=server,
             api=httpx.Client(
                 base_url=server.url + "/v5", headers={"Authorization": f"Bearer {token}"}, timeout=timeout
             ),
             admin=httpx.Client(base_url=server.url + "/_sandbox", timeout=timeout),
+            timeout=timeout,
         )
         started.append(running)
         return running
 
     yield start
     for running in started:
-        running.api.close()
-        running.admin.close()
+        running.close()
         running.server.stop()
