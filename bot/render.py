@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -333,6 +333,17 @@ def campaign_status(status: CampaignStatusReport, *, currency: str = DEFAULT_CUR
     blocks.append(ActionsBlock(elements=[ButtonElement(text="Chart", action_id=CAMPAIGN_CHART, value=str(c.id))]))
     text = f"{named(c.name, c.id)}: {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today ({status.day_label})"
     return _message(escape(text), blocks)
+
+
+def account_pick_list(verb: str, names: Sequence[str]) -> Message:
+    """Several ad accounts could be meant: the command again with each one's name."""
+    shown = [f"• `/budget {verb} {escape(name)}`" for name in names[:MAX_LISTED]]
+    if len(names) > MAX_LISTED:
+        shown.append(f"…and {len(names) - MAX_LISTED} more: start the account's name after `{verb}`.")
+    return _message(
+        f"Which ad account? {', '.join(names[:MAX_LISTED])}",
+        [_section("*Which ad account?* Several are watched here; ask again with one:\n" + "\n".join(shown))],
+    )
 
 
 def campaign_pick_list(lookup: CampaignLookup, *, currency: str = DEFAULT_CURRENCY) -> Message:
@@ -882,6 +893,60 @@ def home_view(
                                    style="danger" if automation.on else "primary")
         blocks.append(_section(f":robot_face: {automation_words(automation)}", accessory=toggle))
     blocks.append(_context("Commands: `/budget status`, `/budget check`, `/budget proposals`, `/budget history`"))
+    return {"type": "home", "blocks": [b.to_dict() if hasattr(b, "to_dict") else b for b in blocks][:100]}
+
+
+HOME_ACCOUNTS = 5
+"""Ad accounts App Home shows at once (Slack allows 100 blocks a view); the others are named by /budget."""
+HOME_ACCOUNT_ITEMS = 2
+
+
+@dataclass(frozen=True)
+class AccountHome:
+    """One ad account's part of App Home."""
+
+    name: str
+    report: HealthReport | None
+    error: str | None
+    pending: Sequence[Proposal]
+    open_alerts: Sequence[Alert]
+    may_decide: bool = False
+    currency: str = DEFAULT_CURRENCY
+
+
+def accounts_home(homes: Sequence[AccountHome], *, more: int = 0, notice: str | None = None) -> dict[str, Any]:
+    """App Home over several ad accounts: each one's balance and runway, its open alerts with Snooze, its pending
+    proposals with Approve / Reject / Edit (for its approvers), the first few of each."""
+    blocks: list[Block] = []
+    if notice:
+        blocks += [_section(_clip(notice, MAX_SECTION_TEXT)), DividerBlock()]
+    for h in homes:
+        tag = f"account:{h.name}"
+        blocks.append(HeaderBlock(text=PlainTextObject(text=_clip(h.name, 150))))
+        if h.report is not None:
+            r = h.report
+            blocks.append(_fields([
+                ("Balance", fmt_amount(r.balance, h.currency)),
+                ("Runway", f"{_days(r.runway_days)} at {fmt_amount(r.average_daily_spend, h.currency)} a day"),
+            ]))
+        else:
+            blocks.append(_section(f":x: Could not read the account: {escape(h.error or 'no answer')}"))
+        alerts = list(h.open_alerts)
+        blocks.append(_section(f":rotating_light: *{len(alerts)} open alert(s)*" if alerts else ":white_check_mark: No open alerts."))
+        for i, a in enumerate(alerts[:HOME_ACCOUNT_ITEMS]):
+            line = f"{SEVERITY_ICON.get(a.severity, '')} {escape(a.summary)}"
+            blocks.append(SectionBlock(block_id=f"{tag}:alert:{i}", text=_md(_clip(line, MAX_SECTION_TEXT)), accessory=_alert_menu(a.key)))
+        pending = list(h.pending)
+        blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision*" + ("" if pending else ".")))
+        for p in pending[:HOME_ACCOUNT_ITEMS]:
+            blocks += [b for b in _proposal_blocks(p, h.currency) if h.may_decide or not isinstance(b, ActionsBlock)]
+        hidden = max(0, len(alerts) - HOME_ACCOUNT_ITEMS) + max(0, len(pending) - HOME_ACCOUNT_ITEMS)
+        if hidden:
+            blocks.append(_context(f"…and {hidden} more: `/budget proposals {escape(h.name)}`, `/budget status {escape(h.name)}`."))
+        blocks.append(DividerBlock())
+    if more:
+        blocks.append(_context(f"…and {more} more ad account(s): `/budget status <account>` shows one."))
+    blocks.append(_context("Commands: `/budget status [account]`, `/budget check [account]`, `/budget proposals [account]`, `/budget history [account]`"))
     return {"type": "home", "blocks": [b.to_dict() if hasattr(b, "to_dict") else b for b in blocks][:100]}
 
 

@@ -16,6 +16,7 @@ from core.service import campaign_id_in
 from handlers.common import answer_failures, budget
 from handlers.context import BotContext
 from handlers.home import publish_home
+from handlers.routing import for_click
 
 
 
@@ -57,8 +58,8 @@ async def _tell(respond: AsyncRespond | None, message: dict[str, Any], *, home: 
 
 async def _decide(body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext, client: AsyncWebClient,
                   *, approve: bool) -> None:
-    ctx = budget(context)
     bound = _bound(body)
+    ctx = await for_click(budget(context), body, proposal_id=bound[0] if bound else None)
     user = _user(body)
     home = (ctx, client, user) if _in_home(body) else None
     if bound is None:
@@ -110,9 +111,9 @@ async def edit(
     ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext, client: AsyncWebClient
 ) -> None:
     await ack()
-    ctx = budget(context)
     user = _user(body)
     bound = _bound(body)
+    ctx = await for_click(budget(context), body, proposal_id=bound[0] if bound else None)
     opened = await ctx.service.open_edit(bound[0] if bound else None, user)
     if opened.error or opened.proposal is None:
         failed = f"{(opened.error or 'This proposal is no longer pending.').rstrip('.')}; nothing was changed."
@@ -125,9 +126,9 @@ async def edit(
 async def undo(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
     """Reverses an applied change: the undo is told where the change was, and to the one who asked if it cannot be."""
     await ack()
-    ctx = budget(context)
     bound = _bound(body)
-    user = (body.get("user") or {}).get("id", "")
+    ctx = await for_click(budget(context), body, proposal_id=bound[0] if bound else None)
+    user = _user(body)
     if bound is None:
         await _tell(respond, render.notice("That button does not name a change I know; nothing was changed."))
         return
@@ -159,7 +160,7 @@ async def alert_menu(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond 
                      client: AsyncWebClient) -> None:
     """Anyone in the channel may snooze or acknowledge an alert; the message then says who did."""
     await ack()
-    ctx = budget(context)
+    ctx = await for_click(budget(context), body)
     try:
         picked = render.read_alert_choice(body["actions"][0]["selected_option"]["value"])
     except (KeyError, IndexError, TypeError):
@@ -189,7 +190,7 @@ async def automation_toggle(ack: AsyncAck, body: dict[str, Any], respond: AsyncR
                             client: AsyncWebClient) -> None:
     """The App Home button: an approver turns automation on or off; the channel hears who did."""
     await ack()
-    ctx = budget(context)
+    ctx = await for_click(budget(context), body)
     user = (body.get("user") or {}).get("id", "")
     value = ((body.get("actions") or [{}])[0] or {}).get("value")
     if value not in ("on", "off"):
@@ -204,7 +205,7 @@ async def automation_toggle(ack: AsyncAck, body: dict[str, Any], respond: AsyncR
 async def campaign_chart(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
     """Posts the campaign's last 14 ad days of spend and conversions in the channel the button was clicked in."""
     await ack()
-    ctx = budget(context)
+    ctx = await for_click(budget(context), body)
     value = ((body.get("actions") or [{}])[0]).get("value")
     campaign_id = campaign_id_in(value) if isinstance(value, str) else None
     if campaign_id is None:

@@ -11,6 +11,7 @@ from core.backtest import DEFAULT_DAYS
 from core.service import BacktestRefused
 from handlers.common import answer_failures, budget
 from handlers.context import BotContext
+from handlers.routing import for_command
 
 COMMAND = "/budget"
 CHECK_REFUSED = (
@@ -18,6 +19,10 @@ CHECK_REFUSED = (
     "The scheduled check runs on its own, and /budget status shows the account now."
 )
 AUTOMATION_REFUSED = "Only the configured approvers can turn automation on or off; nothing was changed."
+
+
+ACCOUNT_VERBS = frozenset({"status", "check", "proposals", "history", "rules", "automation", "backtest"})
+"""The verbs about one ad account: with several, the account is named, or implied by the channel."""
 
 
 def register(app: AsyncApp) -> None:
@@ -30,10 +35,17 @@ async def budget_command(
 ) -> None:
     # Ack first and empty: the ad API may take seconds, Slack waits three.
     await ack()
-    ctx = budget(context)
     words = _unescape(command.get("text") or "").split()
-    verb, rest = (words[0].lower(), " ".join(words[1:])) if words else ("help", "")
+    verb, after = (words[0].lower(), words[1:]) if words else ("help", [])
     user = command.get("user_id", "")
+    ctx = budget(context)
+    if verb in ACCOUNT_VERBS:
+        routed, after = for_command(ctx, command.get("channel_id"), after)
+        if isinstance(routed, list):
+            await respond(**render.account_pick_list(verb, routed), response_type="ephemeral")
+            return
+        ctx = routed
+    rest = " ".join(after)
 
     if verb == "status" and not rest:
         report = await ctx.service.health()

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
+from handlers.routing import for_click
 from handlers.common import budget
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,13 @@ def register(app: AsyncApp) -> None:
 async def edit_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
 ) -> None:
-    ctx = budget(context)
     user = (body.get("user") or {}).get("id", "")
     try:
         bound = render.read_button_value(str(view.get("private_metadata", "")))
         text = view["state"]["values"][render.EDIT_BLOCK][render.EDIT_INPUT]["value"] or ""
     except (KeyError, TypeError, ValueError):
         bound = None
+    ctx = await for_click(budget(context), body, proposal_id=bound[0] if bound else None)
     if bound is None:
         await ack(response_action="errors", errors={render.EDIT_BLOCK: "This form is out of date; open it again."})
         return

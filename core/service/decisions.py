@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 class Decisions(ServiceParts):
     """Approving, rejecting and editing proposals, finishing what stopped processes left, and posting proposals once."""
 
+    async def proposal_account(self, proposal_id: int) -> str | None:
+        """Which ad account proposal `proposal_id` belongs to (a click names the proposal, not the account)."""
+        return await self.store.account_of_proposal(proposal_id)
+
     def may_decide(self, user: str) -> bool:
         return user in self.config.approvers
 

@@ -56,6 +56,10 @@ class Database:
     def session(self) -> AsyncSession:
         return self._sessions()
 
+    def session_across_accounts(self) -> AsyncSession:
+        """A session that sees every ad account's rows: only for finding which account a row belongs to."""
+        return AsyncSession(self.engine, expire_on_commit=False, info={ACCOUNT_KEY: None})
+
     async def count(self, table: type[Any]) -> int:
         async with self.session() as s:
             return int(await s.scalar(select(func.count()).select_from(table)) or 0)

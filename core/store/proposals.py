@@ -503,6 +503,11 @@ class ProposalRecords(Database):
         async with self.session() as s:
             return sum(await ApprovalUnit(s).increases(since, excluding=0), Decimal(0))
 
+    async def account_of_proposal(self, proposal_id: int) -> str | None:
+        """The ad account a proposal belongs to, whichever account this store is limited to; None when none has it."""
+        async with self.session_across_accounts() as s:
+            return await s.scalar(select(ProposalRow.account).where(ProposalRow.id == proposal_id))
+
 
 def _increase_sum(table: type[AuditRow] | type[ProposalRow]) -> Any:
     """The increases among the rows, in whole cents (as the Cents columns hold them)."""
