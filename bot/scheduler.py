@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -88,7 +89,13 @@ class Jobs:
             if self.running is not None:
                 await turn.enter_async_context(self.running)
             # Claimed at the clock's time, not the fire time's: a stale claim is one left unfinished that long.
-            if not await self.service.claim_run(job, slot, self.owner, self.clock(), stale_after=self.stale_after):
+            try:
+                claimed = await self.service.claim_run(job, slot, self.owner, self.clock(), stale_after=self.stale_after)
+            except SQLAlchemyError as exc:
+                # The store could not be asked (its connections all busy, or down): the next fire time tries again.
+                log.error("%s for %s not run (ad account %s): the store did not answer: %s", job, slot, self.account, exc)
+                return False
+            if not claimed:
                 log.info("%s for %s already run elsewhere (ad account %s)", job, slot, self.account)
                 return False
             try:

@@ -18,6 +18,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.scheduler import CHECK, EPOCH, SUMMARY, build_scheduler, check_slot, summary_slot, triggers
 from sandbox.adplatform import ManualClock
@@ -287,3 +288,21 @@ def test_the_check_run_at_start_leaves_the_interval_on_the_shared_times(stack: S
     later = check.trigger.get_next_fire_time(first, first)
     period = timedelta(minutes=stack.runtime.jobs.check_minutes)
     assert (first - EPOCH) % period == timedelta(0) and (later - EPOCH) % period == timedelta(0), (first, later)
+
+
+def test_a_store_that_cannot_be_asked_for_the_claim_skips_the_fire_time_and_says_so(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """All of the store's connections busy (a pool timeout): the job is not run for that fire time, the log says
+    why, and the scheduler is not handed an exception; the next fire time runs."""
+    service = stack.runtime.service
+    claim = service.claim_run
+
+    async def busy(*args: object, **kwargs: object) -> bool:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+
+    service.claim_run = busy  # type: ignore[method-assign]
+    assert fire(stack, CHECK, MORNING) is False
+    assert any("not run" in r.getMessage() and "store did not answer" in r.getMessage() for r in caplog.records)
+    service.claim_run = claim  # type: ignore[method-assign]
+    assert fire(stack, CHECK, MORNING + CHECK_EVERY) is True
