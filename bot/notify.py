@@ -46,6 +46,8 @@ class Notifier:
         self.client = client
         self.settings = settings
         self.service = service
+        self.latest_chart: render.SharedChart | None = None
+        """The last chart this process uploaded, which App Home shows; the next summary or check sets it anew."""
 
     async def post(self, channel: str | None, message: dict[str, Any]) -> str | None:
         """Posts and returns the message's ts; a Slack failure is logged, never raised into a job."""
@@ -92,13 +94,16 @@ class Notifier:
                 log.info("chart skipped: %s", exc)
             return ChartPosted.SKIPPED
         try:
-            await self.client.files_upload_v2(
+            response = await self.client.files_upload_v2(
                 channel=channel, content=chart.png, filename=chart.filename, title=chart.title,
                 alt_txt=chart.title, initial_comment=chart.text,
             )
         except SLACK_FAILURES as exc:
             log.error("could not upload %s to %s: %s", chart.filename, channel, _why(exc))
             return ChartPosted.FAILED
+        shared = (response.get("file") or {}).get("id") if hasattr(response, "get") else None
+        if shared:
+            self.latest_chart = render.SharedChart(shared, chart.title)
         return ChartPosted.POSTED
 
     async def post_account_chart(self, pacing: AccountPacing | None = None) -> ChartPosted:

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    ImageBlock,
     InputBlock,
     MarkdownTextObject,
     PlainTextInputElement,
@@ -850,6 +851,14 @@ HOME_PROPOSALS = 5
 HOME_PACING = 5
 
 
+@dataclass(frozen=True)
+class SharedChart:
+    """A chart uploaded to Slack: App Home shows it by its file id."""
+
+    file_id: str
+    title: str
+
+
 def home_view(
     report: HealthReport | None,
     pending: Sequence[Proposal],
@@ -863,6 +872,7 @@ def home_view(
     notice: str | None = None,
     now: datetime | None = None,
     zone: tzinfo | None = None,
+    chart: SharedChart | None = None,
 ) -> dict[str, Any]:
     """App Home to act from: the health now and the top campaigns' pacing, pending proposals with Approve / Reject /
     Edit, open alerts with Snooze and Acknowledge, the automation switch; `notice` says what the last click did."""
@@ -876,6 +886,8 @@ def home_view(
         blocks += api_error(error, doing="read the account")["blocks"]
     if today is not None and today.pacing.campaigns:
         blocks.append(_section(_top_pacing(today, currency)))
+    if chart is not None:
+        blocks.append(ImageBlock(slack_file={"id": chart.file_id}, alt_text=_clip(chart.title, 2000), title=_clip(chart.title, 2000)))
     blocks.append(DividerBlock())
     blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision*" + ("" if pending else ".")))
     for p in pending[:HOME_PROPOSALS]:

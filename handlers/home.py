@@ -39,7 +39,7 @@ async def publish_home(ctx: BotContext, client: AsyncWebClient, user: str, *, no
         report, await ctx.service.pending_proposals(), error, today, currency=ctx.settings.currency,
         automation=await ctx.service.automation(), may_switch=ctx.service.may_decide(user),
         open_alerts=await ctx.service.open_alerts(), notice=notice,
-        now=ctx.service.clock(), zone=ctx.settings.zone,
+        now=ctx.service.clock(), zone=ctx.settings.zone, chart=ctx.notifier.latest_chart,
     )
     return await _publish(client, user, view)
 

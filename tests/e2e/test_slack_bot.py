@@ -462,6 +462,10 @@ def test_app_home_publishes_the_health_and_pending_proposals(stack: Stack) -> No
     assert "*2 proposal(s) waiting for a decision*" in texts
     assert ":arrow_down: *Proposal #1: Loser DE* (102)\nCPA 150.00 misses the 10.00 target by 1400%." in texts
     assert ":white_check_mark: No open alerts." in texts
+    # The latest chart the bot posted (the check's pacing chart) is shown by its Slack file.
+    [chart] = [m for m in channel_messages(stack) if m.files]
+    images = [b for b in home.blocks if b["type"] == "image"]
+    assert [i["slack_file"]["id"] for i in images] == [chart.files[0]["id"]]
 
 
 def test_an_approver_decides_and_snoozes_from_app_home(stack: Stack) -> None:

@@ -225,7 +225,10 @@ function button(element, blockId, context) {
 }
 
 function image(element, className) {
-  const img = el("img", { src: element.image_url, alt: element.alt_text || "", class: className, loading: "lazy" });
+  // An image block names its picture by URL, or as a file uploaded to Slack (slack_file: {id} or {url}).
+  const file = element.slack_file || {};
+  const src = element.image_url || file.url || (file.id ? `/files/${file.id}/image` : "");
+  const img = el("img", { src, alt: element.alt_text || "", class: className, loading: "lazy" });
   // No internet here: show the alt text where an image cannot load.
   img.addEventListener("error", () => img.replaceWith(el("span", { class: `${className} missing-image`, text: element.alt_text || "image" })));
   return img;
