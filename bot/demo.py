@@ -9,7 +9,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,9 @@ async def _served(app: web.Application, host: str, port: int) -> AsyncIterator[s
         await runner.cleanup()
 
 
-def demo_settings(ads_api: str, slack_url: str, database: Path, api_token: str, bot_token: str, secret: str) -> Settings:
+def demo_settings(
+    ads_api: str, slack_url: str, database: Path, api_token: str, bot_token: str, secret: str, *, summary_at: time = time(9, 0)
+) -> Settings:
     return Settings(
         propellerads_api_token=api_token,
         propellerads_base_url=ads_api,
@@ -93,6 +95,7 @@ def demo_settings(ads_api: str, slack_url: str, database: Path, api_token: str, 
         database_url=f"sqlite+aiosqlite:///{database}",
         check_interval_minutes=5,
         snapshot_ttl_seconds=30,
+        summary_time=summary_at,
         rules=[Rule(name="cpa-target", target_cpa=Decimal("10"))],
     )
 
@@ -136,16 +139,18 @@ async def run_demo(
         ads_url = await stack.enter_async_context(_served(ads_app, "127.0.0.1", 0))
         page_url = await stack.enter_async_context(_served(slack_app, host, port))
         standin_of(slack_app).base_url = page_url
-        settings = demo_settings(ads_url + "/v5", page_url, database.resolve(), api_token, bot_token, secret)
+        # The daily summary is due as the story starts (its clock's UTC time), so the page opens on it.
+        summary_at = clock().astimezone(timezone.utc).time().replace(second=0, microsecond=0)
+        settings = demo_settings(ads_url + "/v5", page_url, database.resolve(), api_token, bot_token, secret, summary_at=summary_at)
         # The bot keeps the demo's clock, so the ad day it watches is the one the sandbox spends.
         runtime = Runtime.build(settings, clock=clock)
+        # The seeded days go into the spend ledger first (the sandbox's limit lets them come at once), so the
+        # summary the bot posts as it starts has its table and its chart.
+        await runtime.store.migrate()
+        await runtime.service.backfill_ledger()
         bot_url = await stack.enter_async_context(_served(build_web_app(runtime), "127.0.0.1", 0))
         standin_of(slack_app).bot_url = bot_url + "/slack/events"
-
-        # So the page is never empty: the seeded days read into the spend ledger (the sandbox's limit lets them
-        # come at once), then a summary with its chart and a check, as the schedule would.
-        await runtime.service.backfill_ledger()
-        await runtime.notifier.post_daily_summary(await runtime.service.summary_now())
+        # So the page is never empty: a check at once, as the schedule would.
         await runtime.notifier.post_check(await runtime.service.run_check(), with_summary=False)
 
         if on_slack:

@@ -213,7 +213,7 @@ def _account_pacing(today: MoneyWatch, currency: str) -> str:
     )
 
 
-TABLE_NAME_WIDTH = 18
+TABLE_NAME_WIDTH = 24
 
 
 def _table_name(name: str, campaign_id: int) -> str:
@@ -289,7 +289,7 @@ def _open_alerts_words(alerts: Sequence[Alert]) -> str:
     return _clip(f":rotating_light: *Open alerts ({len(alerts)})*\n" + "\n".join(lines), MAX_SECTION_TEXT)
 
 
-def _campaign_pacing(pacing: CampaignPacing, label: str) -> SectionBlock:
+def _campaign_pacing(pacing: CampaignPacing, label: str, currency: str) -> SectionBlock:
     if pacing.capped:
         cap = f"hit at {_moment(pacing.cap_at, pacing.day)}" if pacing.cap_at else "hit"
     elif pacing.daily_budget is None:
@@ -300,7 +300,7 @@ def _campaign_pacing(pacing: CampaignPacing, label: str) -> SectionBlock:
         [
             (f"Share of daily budget ({label})", _pct(pacing.budget_share) if pacing.budget_share is not None else "-"),
             ("Share of the ad day gone", _pct(pacing.day_share)),
-            ("Projected end-of-day spend", fmt_money(pacing.projected)),
+            ("Projected end-of-day spend", fmt_amount(pacing.projected, currency)),
             (f"Daily budget cap ({label})", cap),
         ]
     )
@@ -330,7 +330,7 @@ def campaign_status(status: CampaignStatusReport, *, currency: str = DEFAULT_CUR
         ),
     ]
     if status.today_pacing is not None:
-        blocks.append(_campaign_pacing(status.today_pacing, status.day_label))
+        blocks.append(_campaign_pacing(status.today_pacing, status.day_label, currency))
     blocks.append(ActionsBlock(elements=[ButtonElement(text="Chart", action_id=CAMPAIGN_CHART, value=str(c.id))]))
     text = f"{named(c.name, c.id)}: {c.status_label}, daily budget {fmt_money(c.daily_budget)}, spent {fmt_money(status.today.spent)} today ({status.day_label})"
     return _message(escape(text), blocks)
@@ -933,7 +933,7 @@ def accounts_home(homes: Sequence[AccountHome], *, more: int = 0, notice: str | 
     if notice:
         blocks += [_section(_clip(notice, MAX_SECTION_TEXT)), DividerBlock()]
     for h in homes:
-        tag = f"account:{h.name}"
+        tag = f"account|{h.name}"
         blocks.append(HeaderBlock(text=PlainTextObject(text=_clip(h.name, 150))))
         if h.report is not None:
             r = h.report
@@ -947,7 +947,7 @@ def accounts_home(homes: Sequence[AccountHome], *, more: int = 0, notice: str | 
         blocks.append(_section(f":rotating_light: *{len(alerts)} open alert(s)*" if alerts else ":white_check_mark: No open alerts."))
         for i, a in enumerate(alerts[:HOME_ACCOUNT_ITEMS]):
             line = f"{SEVERITY_ICON.get(a.severity, '')} {escape(a.summary)}"
-            blocks.append(SectionBlock(block_id=f"{tag}:alert:{i}", text=_md(_clip(line, MAX_SECTION_TEXT)), accessory=_alert_menu(a.key)))
+            blocks.append(SectionBlock(block_id=f"{tag}|alert|{i}", text=_md(_clip(line, MAX_SECTION_TEXT)), accessory=_alert_menu(a.key)))
         pending = list(h.pending)
         blocks.append(_section(f"*{len(pending)} proposal(s) waiting for a decision*" + ("" if pending else ".")))
         for p in pending[:HOME_ACCOUNT_ITEMS]:

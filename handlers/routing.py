@@ -10,8 +10,8 @@ from bot.accounts import Account
 from bot.settings import Settings
 from handlers.context import BotContext
 
-ACCOUNT_BLOCK = "account:"
-"""App Home's blocks of one account carry its name in their block_id: "account:<name>:…"."""
+ACCOUNT_BLOCK = "account|"
+"""App Home's blocks of one account carry its name in their block_id: "account|<name>|…" (no name holds a "|")."""
 
 
 def of_account(ctx: BotContext, account: Account) -> BotContext:
@@ -57,7 +57,7 @@ async def for_click(ctx: BotContext, body: dict[str, Any], *, proposal_id: int |
     action = ((body.get("actions") or [{}])[0]) or {}
     block_id = str(action.get("block_id") or "")
     if block_id.startswith(ACCOUNT_BLOCK):
-        name = block_id[len(ACCOUNT_BLOCK):].split(":", 1)[0]
+        name = block_id[len(ACCOUNT_BLOCK):].split("|", 1)[0]
         if name in accounts.names:
             return of_account(ctx, accounts.get(name))
     if proposal_id is not None:

@@ -187,3 +187,22 @@ def test_app_home_shows_every_account_with_buttons_and_approves_in_the_right_one
     agency.slack.sync.wait_for_call("views.publish", since=mark)
     after = {name: len(agency.sandbox(name).requests.entries(method="PATCH")) for name in NAMES}
     assert [after[name] - before[name] for name in NAMES] == [0, 0, 1]
+
+
+def test_snooze_in_app_home_quiets_the_alert_of_that_account(agency: Agency) -> None:
+    agency.command("check", APPROVERS["beta"], CHANNELS["beta"])
+    mark = len(agency.slack.calls)
+    agency.slack.sync.open_home(APPROVERS["beta"])
+    agency.slack.sync.wait_for_call("views.publish", since=mark)
+    home = agency.slack.home(APPROVERS["beta"])
+    assert home is not None
+    menu = next(b for b in home.blocks if b.get("accessory", {}).get("action_id") == "alert_menu")
+    assert menu["block_id"] == "account|beta|alert|0"
+    option = menu["accessory"]["options"][0]["value"]
+    mark = len(agency.slack.calls)
+    agency.slack.sync.click_view("alert_menu", user_id=APPROVERS["beta"], view_id=home.id, block_id=menu["block_id"], option=option)
+    agency.slack.sync.wait_for_call("views.publish", since=mark)
+    home = agency.slack.home(APPROVERS["beta"])
+    assert home is not None and home.blocks[0]["text"]["text"].startswith(":zzz: Snoozed until ")
+    snoozed = agency.bot.call(lambda: agency.runtime.accounts.get("beta").service.open_alerts(), WAIT)
+    assert [a.snoozed_by for a in snoozed if a.snoozed_by] == [APPROVERS["beta"]]

@@ -115,3 +115,51 @@ def test_demo_story_in_the_browser(demo: Demo, tmp_path: Path) -> None:
 
     live = httpx.get(f"{demo.ads_admin}/campaigns/{campaign_id}", timeout=10).json()
     assert Decimal(str(live["limit_daily_amount"])) == proposed
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_demo_charts_table_and_app_home_in_the_browser(demo: Demo, tmp_path: Path) -> None:
+    """The daily summary with its chart image and top-campaign table, a campaign's Chart button posting its chart,
+    and a proposal approved from App Home, as a user sees them. BUDGET_BOT_DEMO_SCREENSHOT names a file to keep the
+    channel's screenshot in (docs/demo.png is made so)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1500})
+            page.goto(demo.page_url)
+
+            summary = page.locator(".message", has_text="Daily budget summary").first
+            expect(summary).to_be_visible(timeout=20_000)
+            expect(summary).to_contain_text("Top campaigns by spend")
+            expect(summary).to_contain_text("Since yesterday")
+            account_chart = page.locator("figure.shared-file", has_text="Spend per ad day").first
+            expect(account_chart).to_be_visible(timeout=20_000)
+            expect(account_chart.locator("img.shared-image")).to_have_js_property("complete", True)
+            assert account_chart.locator("img.shared-image").evaluate("img => img.naturalWidth") > 0
+            summary.evaluate("el => el.scrollIntoView()")
+            screenshot = os.environ.get("BUDGET_BOT_DEMO_SCREENSHOT")
+            page.screenshot(path=screenshot or str(tmp_path / "channel.png"))
+
+            page.fill("#composer", "/budget status 9419857")
+            page.press("#composer", "Enter")
+            status = page.locator('.message[data-ephemeral="true"]', has=page.get_by_role("button", name="Chart")).last
+            expect(status).to_be_visible(timeout=20_000)
+            status.get_by_role("button", name="Chart").click()
+            campaign_chart = page.locator("figure.shared-file", has_text="9419857").last
+            expect(campaign_chart).to_be_visible(timeout=20_000)
+            assert campaign_chart.locator("img.shared-image").evaluate("img => img.naturalWidth") > 0
+
+            page.click("#tab-home")
+            home = page.locator("#home-pane")
+            expect(home).to_contain_text("proposal(s) waiting for a decision", timeout=20_000)
+            approve = home.get_by_role("button", name="Approve").first
+            expect(approve).to_be_visible(timeout=20_000)
+            approve.click()
+            expect(page.locator("#confirm-dialog")).to_be_visible()
+            page.click("#confirm-ok")
+            expect(home).to_contain_text("Approved by", timeout=20_000)
+            expect(home).to_contain_text("applied")
+        finally:
+            browser.close()

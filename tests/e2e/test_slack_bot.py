@@ -48,7 +48,7 @@ CAMPAIGN_101_FIELDS = [
     "*Pacing today (EST)*\n0% of an even spread (behind pace); 29% of the day gone",
     "*Share of daily budget (EST)*\n0%",
     "*Share of the ad day gone*\n29%",
-    "*Projected end-of-day spend*\n0.00",
+    "*Projected end-of-day spend*\n0.00 USD",
     "*Daily budget cap (EST)*\nnot today at the current rate",
 ]
 USAGE_LINES = [
@@ -257,11 +257,11 @@ def test_check_posts_summary_alerts_and_proposals_to_the_channel(tmp_path: Path)
         # Yesterday's spend (the seeded account's last day) by campaign, largest first; CPA is yesterday's.
         assert top == (
             "*Top campaigns by spend* (USD; Pace: share of today's daily budget spent)\n```"
-            "Campaign           Yesterday Conv     CPA     Today  Pace\n"
-            "Loser DE (102)        150.00    1  150.00      0.00    0%\n"
-            "Winner &amp; Co &lt;US&gt; …     90.00   13    6.92      0.00    0%\n"
-            "Steady FR (103)        20.00    2   10.00      0.00    0%\n"
-            "Unlimited MX (105)      5.00    0       -      0.00     -```"
+            "Campaign                 Yesterday Conv     CPA     Today  Pace\n"
+            "Loser DE (102)              150.00    1  150.00      0.00    0%\n"
+            "Winner &amp; Co &lt;US&gt; (101)       90.00   13    6.92      0.00    0%\n"
+            "Steady FR (103)              20.00    2   10.00      0.00    0%\n"
+            "Unlimited MX (105)            5.00    0       -      0.00     -```"
         )
         assert changed == ":memo: *Since yesterday*: no daily budget changed, no campaign started or stopped, no proposal ended."
         assert open_alerts.startswith(":rotating_light: *Open alerts (3)*\n• :large_orange_circle: ")
