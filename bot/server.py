@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -160,12 +161,17 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
         ok = all(state == "ok" for state in states.values())
         return web.json_response({"ok": ok, **states}, status=200 if states["database"] == "ok" else 503)
 
+    # The tasks of whoever runs the app (the demo's own, the test's) were there before it started: the app's
+    # cleanup runs inside one of them, and waiting on them from there would wait on itself.
+    before: set[asyncio.Task[Any]] = set()
+
     async def on_startup(_: web.Application) -> None:
+        before.update(asyncio.all_tasks())
         await runtime.start(schedule=schedule)
 
     async def on_cleanup(_: web.Application) -> None:
         await runtime.stop_background()
-        await _finish_listeners()
+        await _finish_listeners(before)
         await dependencies.aclose()
         await runtime.stop()
 
@@ -176,11 +182,12 @@ def build_web_app(runtime: Runtime, *, schedule: bool = True) -> web.Application
     return web_app
 
 
-async def _finish_listeners() -> None:
+async def _finish_listeners(before: set[asyncio.Task[Any]]) -> None:
     """Lets the work Bolt runs after an ack (an apply, its announcement) end before the store closes; what is
     still running after a while is cancelled and unwound. Left running, it would be cut off when the loop
-    closes, inside a database session that never closes."""
-    others = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+    closes, inside a database session that never closes. Tasks that were there `before` the app started are not
+    the app's to wait for or cancel."""
+    others = {task for task in asyncio.all_tasks() if task is not asyncio.current_task() and task not in before}
     if not others:
         return
     _, pending = await asyncio.wait(others, timeout=LISTENERS_GRACE_SECONDS)
