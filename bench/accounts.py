@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -21,13 +20,12 @@ from psycopg import sql
 
 from bench.common import (
     API_TOKEN,
-    ROOT,
     Section,
     budget_bot_command,
     child_env,
     duration,
     free_port,
-    read_line,
+    sandbox_child,
     stop,
     wait_healthy,
 )
@@ -114,20 +112,8 @@ serve(port=port, token=token, accounts=accounts, campaigns=campaigns, seed=seed)
 @contextmanager
 def sandbox_process(accounts: int, campaigns: int) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """The sandbox serving `accounts` accounts behind tokens API_TOKEN-1 … -N, in its own process."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", SANDBOX_CHILD, str(port), API_TOKEN, str(accounts), str(campaigns), str(SEED)],
-        env=child_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        read_line(process, timeout=300)  # serve() prints its banner once it listens
-        yield process, f"http://127.0.0.1:{port}/v5"
-    finally:
-        stop(process)
+    with sandbox_child(SANDBOX_CHILD, API_TOKEN, str(accounts), str(campaigns), str(SEED), timeout=300) as served:
+        yield served
 
 
 def accounts_toml(accounts: int, api_url: str, summary_at: datetime) -> str:

@@ -13,7 +13,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +158,26 @@ def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60) 
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer within {timeout:g} s")
+
+
+@contextmanager
+def sandbox_child(script: str, *args: str, timeout: float) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The sandbox served by `script` (given a free port and `args`) in a child process; yields the process and the
+    API's URL once the sandbox prints its banner, and stops it after."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(port), *args],
+        env=child_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        read_line(process, timeout=timeout)
+        yield process, f"http://127.0.0.1:{port}/v5"
+    finally:
+        stop(process)
 
 
 def stop(process: subprocess.Popen[str]) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -12,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import API_TOKEN, ROOT, Section, child_env, free_port, mib, ms, median, proc_status, read_line, stop
+from bench.common import API_TOKEN, Section, median, mib, ms, proc_status, sandbox_child
 from bench.responsiveness import running_bot
 from core.health import AccountSnapshot, analyze
 from core.propellerads import PropellerAdsClient
@@ -50,20 +48,8 @@ serve(port=port, token=token, campaigns=campaigns, seed=seed,
 @contextmanager
 def sandbox_process(campaigns: int) -> Iterator[str]:
     """The sandbox in a child process, so tracemalloc here sees the bot's allocations and nothing of the server's."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", SANDBOX_CHILD, str(port), API_TOKEN, str(campaigns), str(SEED)],
-        env=child_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        read_line(process, timeout=120)  # serve() prints its banner once it listens
-        yield f"http://127.0.0.1:{port}/v5"
-    finally:
-        stop(process)
+    with sandbox_child(SANDBOX_CHILD, API_TOKEN, str(campaigns), str(SEED), timeout=120) as (_, url):
+        yield url
 
 
 async def _read(url: str) -> AccountSnapshot:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import API_TOKEN, Section, duration, ms
+from bench.common import API_TOKEN, Section, ms
 from bot.runtime import Runtime
 from bot.scheduler import CHECK
 from bot.settings import Settings

@@ -497,7 +497,7 @@ def test_an_approver_decides_and_snoozes_from_app_home(stack: Stack) -> None:
     stack.slack.sync.click_view("alert_menu", user_id=APPROVER, view_id=home.id, option=key)
     home = home_of(stack, APPROVER, since)
     assert sections({"blocks": home.blocks})[0].startswith(":zzz: Snoozed until ")
-    assert any(c.startswith(f":zzz: Snoozed until ") and f"<@{APPROVER}>" in c for c in contexts({"blocks": home.blocks}))
+    assert any(c.startswith(":zzz: Snoozed until ") and f"<@{APPROVER}>" in c for c in contexts({"blocks": home.blocks}))
     alert_message = stack.slack.sync.wait_for_message(lambda m: ":zzz: Snoozed until" in json.dumps(m.blocks), since=0)
     assert alert_message.channel == CHANNEL and not alert_message.ephemeral
 
