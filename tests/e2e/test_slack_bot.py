@@ -480,7 +480,7 @@ def test_an_approver_decides_and_snoozes_from_app_home(stack: Stack) -> None:
 
     since = len(stack.slack.calls)
     ack = stack.slack.sync.click_view("proposal_approve", user_id=APPROVER, view_id=home.id, block_id="proposal:1")
-    assert ack.status == 200 and ack.latency < ACK_LIMIT
+    assert ack.status == 200 and ack.latency < SLACK_ACK_DEADLINE
     home = home_of(stack, APPROVER, since)
     texts = sections({"blocks": home.blocks})
     assert texts[0] == f"*Proposal #1: Loser DE* (102): Approved by <@{APPROVER}> and applied: daily budget 200.00 → 160.00."
